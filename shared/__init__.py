@@ -1,0 +1,1 @@
+"""Domain code shared by every Cloud Function of the alerting service."""

@@ -1,0 +1,1 @@
+"""Provider ports (SMS, email) and their adapters. Vendor SDK types stop here."""

@@ -1,0 +1,51 @@
+"""Fixed-window send budgets (per contact, per tenant, global), checked inside a transaction.
+
+Pure arithmetic here; shared.store reads and writes the counter documents in the
+same transaction that claims the delivery, so a budget is spent only by a send
+that really claims its delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.config import RateLimits, Window
+
+
+@dataclass(frozen=True)
+class Budget:
+    scope: str  # "contact", "tenant" or "global": reported as the reason when exhausted
+    path: str  # Firestore document holding the window's counter
+    limit: int
+    window_seconds: int
+
+
+def budgets_for(limits: RateLimits, tenant_id: str, contact_id: str, delivery_key: str) -> list[Budget]:
+    # One global document would serialize every send in the service; shards trade a little
+    # precision (each allows limit/shards) for parallel transactions.
+    shards = max(limits.global_.shards, 1)
+    shard = int(hashlib.sha256(delivery_key.encode()).hexdigest(), 16) % shards
+    return [
+        _budget("contact", f"tenants/{tenant_id}/rateLimits/contact-{contact_id}", limits.per_contact),
+        _budget("tenant", f"tenants/{tenant_id}/rateLimits/tenant", limits.per_tenant),
+        Budget("global", f"rateLimits/global-{shard}", math.ceil(limits.global_.limit / shards), limits.global_.window_seconds),
+    ]
+
+
+def _budget(scope: str, path: str, window: Window) -> Budget:
+    return Budget(scope, path, window.limit, window.window_seconds)
+
+
+def window_start(budget: Budget, now: datetime) -> int:
+    epoch = int(now.timestamp())
+    return epoch - epoch % budget.window_seconds
+
+
+def next_count(budget: Budget, stored: dict | None, now: datetime) -> int | None:
+    """The counter after one more send, or None when the window's budget is spent."""
+    start = window_start(budget, now)
+    used = int(stored.get("count", 0)) if stored and stored.get("windowStart") == start else 0
+    return used + 1 if used < budget.limit else None
