@@ -32,7 +32,33 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
-from local.replay import Transition, alert_document  # noqa: F401  (alert_document re-exported)
+from local.replay import Transition, alert_document
+
+__all__ = [
+    "AlarmRules",
+    "Band",
+    "LimitAlarm",
+    "ParseReport",
+    "Point",
+    "S7Dataset",
+    "Sample",
+    "StateLog",
+    "Transition",
+    "alert_document",  # re-exported: the brief's one-stop import for producers
+    "dataset_dir",
+    "dataset_present",
+    "demo_transitions",
+    "derive_transitions",
+    "discharge_temperature_transitions",
+    "flatline_transitions",
+    "load_dataset",
+    "parse_timestamp",
+    "read_numeric_trend",
+    "read_state_log",
+    "sort_transitions",
+    "trend_gap_transitions",
+    "zone_temperature_transitions",
+]
 
 SITE_ID = "S-7"
 EQUIPMENT = "AHU-S7"
@@ -490,7 +516,12 @@ def zone_temperature_transitions(
     occupied = Band(rules.occupied_zone_low_f, rules.occupied_zone_high_f, "occupied")
     unoccupied = Band(rules.unoccupied_zone_low_f, rules.unoccupied_zone_high_f, "unoccupied")
     alarm = LimitAlarm(
-        ZONE_TEMP, site_id, rules.zone_time_delay, rules.zone_hysteresis_f, rules.zone_critical_margin_f, rules.trend_gap
+        ZONE_TEMP,
+        site_id,
+        rules.zone_time_delay,
+        rules.zone_hysteresis_f,
+        rules.zone_critical_margin_f,
+        rules.trend_gap,
     )
     transitions = []
     for sample in samples:
