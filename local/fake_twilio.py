@@ -52,14 +52,18 @@ CHANNEL_PREFIX = re.compile(r"^(whatsapp|messenger|rcs):")
 # Twilio's test-credential numbers (https://www.twilio.com/docs/iam/test-credentials).
 MAGIC_TO = {
     "+15005550001": (21211, "The 'To' number {to} is not a valid phone number."),
-    "+15005550002": (21612, "The 'To' phone number: {to}, is not currently reachable using the 'From' phone number: {from_} via SMS."),
-    "+15005550003": (21408, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number: {to}."),
+    "+15005550002": (21612, "The 'To' phone number: {to}, is not currently reachable using the 'From' phone "
+                            "number: {from_} via SMS."),
+    "+15005550003": (21408, "Permission to send an SMS has not been enabled for the region indicated by the "
+                            "'To' number: {to}."),
     "+15005550004": (21610, "Attempt to send to unsubscribed recipient"),
     "+15005550009": (21614, "'To' number is not a valid mobile number"),
 }
 MAGIC_FROM = {
-    "+15005550001": (21212, "The 'From' number {from_} is not a valid phone number, shortcode, or alphanumeric sender ID."),
-    "+15005550007": (21606, "The 'From' phone number provided ({from_}) is not a valid message-capable Twilio phone number for this destination/account."),
+    "+15005550001": (21212, "The 'From' number {from_} is not a valid phone number, shortcode, or alphanumeric "
+                            "sender ID."),
+    "+15005550007": (21606, "The 'From' phone number provided ({from_}) is not a valid message-capable Twilio "
+                            "phone number for this destination/account."),
     "+15005550008": (21611, "This 'From' number has exceeded the maximum number of queued messages."),
 }
 # Twilio error codes when a rule gives only an HTTP status.
@@ -111,7 +115,6 @@ class StoredMessage:
     seq: int  # creation order, to sort messages created within the same second
     sent_at: datetime
     status_callback: str | None = None
-    messaging_service_sid: str | None = None
     lifecycle: list[tuple[str, int | None]] = field(default_factory=list)
 
 
@@ -226,54 +229,62 @@ class TwilioFake:
 
     # ---- Messages resource ------------------------------------------------------------------
 
-    def create_message(self, account_sid: str) -> Response:
-        denied = self.authenticate(account_sid)
-        if denied:
-            return denied
-        form = request.form
-        to = form.get("To", "").strip()
-        forced, respond = self.injected_fault("create", to)
-        if forced:
-            return forced
-        invalid = self.validate_create(form, to)
-        if invalid:
-            return invalid
-
-        now = datetime.now(timezone.utc)
+    def new_resource(self, now: datetime, direction: str, status: str, to: str, sender: str | None, body: str,
+                     service_sid: str | None = None, num_media: int = 0) -> dict[str, Any]:
+        """A Message resource with every field of the spec's api.v2010.account.message schema."""
         sid = "SM" + secrets.token_hex(16)
-        sender = form.get("From") or None
-        service_sid = form.get("MessagingServiceSid") or None
-        body = form.get("Body", "")
-        media = form.getlist("MediaUrl")
-        resource = {
+        return {
             "account_sid": self.account_sid,
             "api_version": API_VERSION,
             "body": body,
             "date_created": rfc2822(now),
             "date_sent": rfc2822(now),
             "date_updated": rfc2822(now),
-            "direction": "outbound-api",
+            "direction": direction,
             "error_code": None,
             "error_message": None,
             "from": sender,
             "messaging_service_sid": service_sid,
-            "num_media": str(len(media)),
+            "num_media": str(num_media),
             "num_segments": str(segment_count(body)),
             "price": None,
             "price_unit": "USD",
             "sid": sid,
-            # Twilio answers `accepted` when it still has to pick a sender from the service's pool.
-            "status": "queued" if sender else "accepted",
+            "status": status,
             "subresource_uris": {"media": self.account_uri(f"Messages/{sid}/Media.json"),
                                  "feedback": self.account_uri(f"Messages/{sid}/Feedback.json")},
             "to": to,
             "uri": self.account_uri(f"Messages/{sid}.json"),
         }
-        stored = StoredMessage(resource=resource, seq=0, sent_at=now, status_callback=form.get("StatusCallback") or None,
-                               messaging_service_sid=service_sid, lifecycle=callback_plan(respond.get("acceptThenCallback")))
-        self.messages.add(stored)
+
+    def create_message(self, account_sid: str) -> Response:
+        denied = self.authenticate(account_sid)
+        if denied:
+            return denied
+        form = request.form
+        to = form.get("To", "").strip()
+        generation = self.state.generation
+        forced, respond = self.injected_fault("create", to)
+        if forced:
+            return forced
+        if not self.state.is_current(generation):  # reset during a hang: don't leak a message into the next test
+            return twilio_error(503, 20503, "The fake was reset while this request hung.")
+        invalid = self.validate_create(form, to)
+        if invalid:
+            return invalid
+
+        now = datetime.now(timezone.utc)
+        sender = form.get("From") or None
+        service_sid = form.get("MessagingServiceSid") or None
+        # Twilio answers `accepted` when it still has to pick a sender from the service's pool.
+        resource = self.new_resource(now, "outbound-api", "queued" if sender else "accepted", to, sender,
+                                     form.get("Body", ""), service_sid, num_media=len(form.getlist("MediaUrl")))
+        sid = resource["sid"]
+        self.messages.add(StoredMessage(resource=resource, seq=0, sent_at=now,
+                                        status_callback=form.get("StatusCallback") or None,
+                                        lifecycle=callback_plan(respond.get("acceptThenCallback"))))
         g.message_sid = sid
-        threading.Thread(target=self.run_lifecycle, args=(sid, self.state.generation), daemon=True).start()
+        threading.Thread(target=self.run_lifecycle, args=(sid, generation), daemon=True).start()
         response = jsonify(resource)
         response.status_code = 201
         return response
@@ -395,23 +406,16 @@ class TwilioFake:
         missing = [key for key in ("from", "to", "body", "url") if key not in spec]
         if missing:
             return jsonify({"error": f"missing {missing}"}), 400
-        sid = "SM" + secrets.token_hex(16)
+        now = datetime.now(timezone.utc)
+        resource = self.new_resource(now, "inbound", "received", spec["to"], spec["from"], spec["body"])
+        self.messages.add(StoredMessage(resource=resource, seq=0, sent_at=now))
+        sid = resource["sid"]
         params = {
             "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": self.account_sid,
             "From": spec["from"], "To": spec["to"], "Body": spec["body"], "NumMedia": "0",
-            "NumSegments": str(segment_count(spec["body"])), "SmsStatus": "received", "ApiVersion": API_VERSION,
+            "NumSegments": resource["num_segments"], "SmsStatus": "received", "ApiVersion": API_VERSION,
             **{k: str(v) for k, v in (spec.get("params") or {}).items()},
         }
-        now = datetime.now(timezone.utc)
-        self.messages.add(StoredMessage(resource={
-            "account_sid": self.account_sid, "api_version": API_VERSION, "body": spec["body"],
-            "date_created": rfc2822(now), "date_sent": rfc2822(now), "date_updated": rfc2822(now),
-            "direction": "inbound", "error_code": None, "error_message": None, "from": spec["from"],
-            "messaging_service_sid": None, "num_media": "0", "num_segments": params["NumSegments"], "price": None,
-            "price_unit": "USD", "sid": sid, "status": "received",
-            "subresource_uris": {"media": self.account_uri(f"Messages/{sid}/Media.json")}, "to": spec["to"],
-            "uri": self.account_uri(f"Messages/{sid}.json"),
-        }, seq=0, sent_at=now))
         # Twilio does not retry inbound webhooks, so neither do we.
         sent = self.send_signed_form("inbound", spec["url"], params, attempts=1, forge=bool(spec.get("forge")))
         return jsonify({"status": sent["status"], "body": sent["responseBody"], "error": sent["error"], "messageSid": sid})

@@ -93,6 +93,14 @@ def add_rule(base_url: str, rule: dict) -> None:
     requests.post(f"{base_url}/__admin/rules", json=rule).raise_for_status()
 
 
+def eventually(read, done, timeout: float = 3.0):
+    """Reads until done(value) or the timeout; returns the last value read."""
+    deadline = time.time() + timeout
+    while not done(value := read()) and time.time() < deadline:
+        time.sleep(0.02)
+    return value
+
+
 def wait_for_status(client: Client, sid: str, status: str, timeout: float = 3.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -196,10 +204,8 @@ def test_hang_times_the_client_out_and_the_message_is_still_accepted(twilio_url)
     add_rule(twilio_url, {"match": {"kind": "create"}, "respond": {"hangSeconds": 0.5}, "times": 1})
     with pytest.raises(requests.exceptions.Timeout):
         sdk_client(twilio_url, timeout=0.15).messages.create(to="+15551230001", from_=SENDER, body="slow")
-    deadline = time.time() + 3
-    while not requests.get(f"{twilio_url}/__admin/messages").json() and time.time() < deadline:
-        time.sleep(0.02)
-    assert [m["body"] for m in requests.get(f"{twilio_url}/__admin/messages").json()] == ["slow"]
+    messages = eventually(lambda: requests.get(f"{twilio_url}/__admin/messages").json(), bool)
+    assert [m["body"] for m in messages] == ["slow"]
 
 
 def test_html_error_body_reaches_the_sdk_as_a_rest_exception(twilio_url):
@@ -280,7 +286,7 @@ def test_failed_callback_is_retried(twilio_url, receiver):
     calls = receiver.wait_for(3)
     assert [c["form"]["MessageStatus"] for c in calls] == ["sent", "sent", "delivered"]
     assert calls[0]["headers"]["I-Twilio-Idempotency-Token"] == calls[1]["headers"]["I-Twilio-Idempotency-Token"]
-    webhooks = requests.get(f"{twilio_url}/__admin/webhooks").json()
+    webhooks = eventually(lambda: requests.get(f"{twilio_url}/__admin/webhooks").json(), lambda w: len(w) == 2)
     assert [(w["attempts"], w["status"]) for w in webhooks] == [(2, 200), (1, 200)]
 
 
