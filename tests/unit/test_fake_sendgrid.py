@@ -31,7 +31,7 @@ from local.fake_sendgrid import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = Path(os.environ.get("SENDGRID_SPEC", "/work/shared/specs/tsg_mail_v3.json"))
+SPEC = Path(os.environ.get("SENDGRID_SPEC", REPO.parent / "shared" / "specs" / "tsg_mail_v3.json"))
 API_KEY = "SG.test-key"
 PUBLIC_EVENTS_URL = "https://alerts.example.test/fn/sendgrid_events"
 MAX_BODY_BYTES = 50_000  # small, so the 413 test stays fast; the CLI default is SendGrid's 30 MB

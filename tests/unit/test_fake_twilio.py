@@ -25,7 +25,7 @@ from local.fake_common import ServerThread
 from local.fake_twilio import create_app, segment_count, twilio_signature
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = Path(os.environ.get("TWILIO_SPEC", "/work/shared/specs/twilio_api_v2010.json"))
+SPEC = Path(os.environ.get("TWILIO_SPEC", REPO.parent / "shared" / "specs" / "twilio_api_v2010.json"))
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token"
 SENDER = "+15005550006"
