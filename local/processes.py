@@ -65,7 +65,8 @@ class ProcessRegistry:
 
     def save(self) -> None:
         payload = {"processes": {name: asdict(record) for name, record in self.records.items()}}
-        _write_atomically(self.path, json.dumps(payload, indent=2) + "\n")
+        # Private: the provider fakes take their per-stack credentials as arguments.
+        write_private_file(self.path, json.dumps(payload, indent=2) + "\n")
 
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)

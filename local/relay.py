@@ -112,7 +112,7 @@ def convert_callback(headers: Mapping[str, str], raw_body: bytes, project: str) 
 class RetryPolicy:
     min_backoff: float = 0.5
     max_backoff: float = 10.0
-    max_age: float = 600.0  # Eventarc keeps retrying much longer; locally ten minutes tells enough
+    max_age: float = 600.0  # production Eventarc retries up to 24 h; locally ten minutes rides out any restart
 
 
 def backoff_seconds(attempt: int, policy: RetryPolicy, rand: Callable[[], float] = random.random) -> float:
