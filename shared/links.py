@@ -1,7 +1,7 @@
 """Signed, expiring links to an alert's details, and short acknowledgement codes.
 
 The SMS carries only a link; whoever opens it proves nothing but possession of the
-token, so the token is an HMAC over (tenant, alert, expiry) and expires. Tokens start
+token, so the token is an HMAC over (opaque link id, expiry) and expires. Tokens start
 with "lt1." so the log masker can find and hide them.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,8 +23,7 @@ class InvalidLink(ValueError):
 
 @dataclass(frozen=True)
 class LinkClaims:
-    tenant_id: str
-    alert_id: str
+    link_id: str
     expires_at: int
 
 
@@ -33,31 +31,47 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _signature(key: bytes, signed: str) -> str:
+    return _b64(hmac.new(key, signed.encode(), hashlib.sha256).digest()[:12])
 
 
-def sign_link_token(key: bytes, tenant_id: str, alert_id: str, now: datetime, ttl_seconds: int) -> str:
-    claims = {"t": tenant_id, "a": alert_id, "e": int((now + timedelta(seconds=ttl_seconds)).timestamp())}
-    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-    signature = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest()[:18])
-    return f"{TOKEN_PREFIX}{payload}.{signature}"
+def link_id(key: bytes, tenant_id: str, alert_id: str) -> str:
+    """A short, opaque, deterministic name for an alert's details; the mapping back lives in Firestore.
+
+    Putting tenant and alert ids in the token itself would make it long enough to push
+    an SMS into a second segment, and would show ids to anyone who sees the link.
+    """
+    return base64.b32encode(hmac.new(key, f"link|{tenant_id}|{alert_id}".encode(), hashlib.sha256).digest()[:10]).decode().lower()
+
+
+def sign_link_token(key: bytes, link: str, now: datetime, ttl_seconds: int) -> str:
+    expires = _base36(int((now + timedelta(seconds=ttl_seconds)).timestamp()))
+    signed = f"{link}.{expires}"
+    return f"{TOKEN_PREFIX}{signed}.{_signature(key, signed)}"
 
 
 def verify_link_token(key: bytes, token: str, now: datetime) -> LinkClaims:
     if not token.startswith(TOKEN_PREFIX):
         raise InvalidLink("unknown token format")
     try:
-        payload, signature = token[len(TOKEN_PREFIX) :].split(".")
+        link, expires, signature = token[len(TOKEN_PREFIX) :].split(".")
+        expires_at = int(expires, 36)
     except ValueError as exc:
         raise InvalidLink("malformed token") from exc
-    expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest()[:18])
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(_signature(key, f"{link}.{expires}"), signature):
         raise InvalidLink("bad signature")
-    claims = json.loads(_unb64(payload))
-    if claims["e"] < now.timestamp():
+    if expires_at < now.timestamp():
         raise InvalidLink("expired")
-    return LinkClaims(claims["t"], claims["a"], claims["e"])
+    return LinkClaims(link, expires_at)
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while number:
+        number, rest = divmod(number, 36)
+        text = digits[rest] + text
+    return text or "0"
 
 
 def link_url(base_url: str, token: str) -> str:

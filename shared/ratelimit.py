@@ -1,8 +1,8 @@
-"""Fixed-window send budgets (per contact, per tenant, global), checked inside a transaction.
+"""Fixed-window send budgets: per contact, per tenant, global.
 
-Pure arithmetic here; shared.store reads and writes the counter documents in the
-same transaction that claims the delivery, so a budget is spent only by a send
-that really claims its delivery.
+Pure arithmetic here. shared.store spends a budget with an atomic increment on the
+window's counter document, after the delivery is claimed, so only a send that really
+claimed its delivery spends anything.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from shared.config import RateLimits, Window
 @dataclass(frozen=True)
 class Budget:
     scope: str  # "contact", "tenant" or "global": reported as the reason when exhausted
-    path: str  # Firestore document holding the window's counter
+    path: str  # prefix of the Firestore documents holding each window's counter
     limit: int
     window_seconds: int
 
@@ -42,10 +42,3 @@ def _budget(scope: str, path: str, window: Window) -> Budget:
 def window_start(budget: Budget, now: datetime) -> int:
     epoch = int(now.timestamp())
     return epoch - epoch % budget.window_seconds
-
-
-def next_count(budget: Budget, stored: dict | None, now: datetime) -> int | None:
-    """The counter after one more send, or None when the window's budget is spent."""
-    start = window_start(budget, now)
-    used = int(stored.get("count", 0)) if stored and stored.get("windowStart") == start else 0
-    return used + 1 if used < budget.limit else None

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from shared.backoff import retry_delay
 from shared.config import Contact, Tenant
 from shared.errors import Failure, InvalidAlert, ProviderError, ProviderOutcome
-from shared.links import ack_code, link_url, sign_link_token
+from shared.links import ack_code, link_id, link_url, sign_link_token
 from shared.models import Alert, Channel, DeliveryJob, DeliveryStatus, delivery_id
 from shared.pipeline.deps import PipelineDeps
 from shared.providers.base import OutgoingEmail, OutgoingSms, SendReceipt
@@ -110,10 +110,11 @@ def attempt_delivery(deps: PipelineDeps, attempt: Attempt) -> None:
 def send(deps: PipelineDeps, attempt: Attempt) -> SendReceipt:
     alert, settings = attempt.alert, deps.settings
     code = ack_code(deps.link_key, alert.tenant_id, alert.alert_id, attempt.contact.id)
-    token = sign_link_token(deps.link_key, alert.tenant_id, alert.alert_id, deps.clock(), deps.config.defaults.links.ttl_seconds)
+    details = link_id(deps.link_key, alert.tenant_id, alert.alert_id)
+    token = sign_link_token(deps.link_key, details, deps.clock(), deps.config.defaults.links.ttl_seconds)
     link = link_url(deps.config.defaults.links.base_url, token)
+    deps.store.remember_references(alert.tenant_id, alert.alert_id, attempt.contact.id, ack=code, link=details)
     if attempt.channel is Channel.SMS:
-        deps.store.remember_ack_code(alert.tenant_id, code, alert.alert_id, attempt.contact.id)
         query = urlencode({"t": alert.tenant_id, "a": alert.alert_id, "d": attempt.delivery_id})
         message = OutgoingSms(
             to=attempt.contact.phone,

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from shared.config import Templates
-from shared.links import InvalidLink, ack_code, link_url, sign_link_token, verify_link_token
+from shared.links import InvalidLink, ack_code, link_id, link_url, sign_link_token, verify_link_token
 from shared.models import Alert
 from shared.render import SMS_MAX_CHARS, render_email, render_sms
 
@@ -30,21 +30,33 @@ def make_alert(**overrides):
 
 
 def test_link_token_round_trips_and_expires():
-    token = sign_link_token(KEY, "acme", "a1", NOW, ttl_seconds=3600)
+    details = link_id(KEY, "acme", "a1")
+    token = sign_link_token(KEY, details, NOW, ttl_seconds=3600)
     claims = verify_link_token(KEY, token, NOW + timedelta(minutes=59))
-    assert (claims.tenant_id, claims.alert_id) == ("acme", "a1")
+    assert claims.link_id == details and claims.expires_at == int((NOW + timedelta(hours=1)).timestamp())
     with pytest.raises(InvalidLink, match="expired"):
         verify_link_token(KEY, token, NOW + timedelta(hours=2))
 
 
+def test_link_is_short_and_reveals_no_ids():
+    token = sign_link_token(KEY, link_id(KEY, "acme-tenant", "a" * 64), NOW, ttl_seconds=86400)
+    assert len(token) <= 50 and "acme" not in token and "aaaa" not in token
+    assert link_id(KEY, "acme", "a1") != link_id(KEY, "acme", "a2") != link_id(b"x" * 32, "acme", "a1")
+
+
 def test_forged_or_foreign_tokens_are_rejected():
-    token = sign_link_token(KEY, "acme", "a1", NOW, ttl_seconds=3600)
+    token = sign_link_token(KEY, link_id(KEY, "acme", "a1"), NOW, ttl_seconds=3600)
     with pytest.raises(InvalidLink):
         verify_link_token(b"other-key" * 4, token, NOW)
-    payload, signature = token.split(".")[1:]
-    other = sign_link_token(KEY, "evil", "a1", NOW, ttl_seconds=3600).split(".")[1]
+    _, expires, signature = token[4:].split(".")
+    other = link_id(KEY, "evil", "a1")
     with pytest.raises(InvalidLink, match="signature"):
-        verify_link_token(KEY, f"lt1.{other}.{signature}", NOW)
+        verify_link_token(KEY, f"lt1.{other}.{expires}.{signature}", NOW)
+    longer = sign_link_token(KEY, link_id(KEY, "acme", "a1"), NOW, ttl_seconds=7200).split(".")[2]
+    with pytest.raises(InvalidLink, match="signature"):
+        verify_link_token(KEY, f"lt1.{link_id(KEY, 'acme', 'a1')}.{longer}.{signature}", NOW)
+    with pytest.raises(InvalidLink, match="malformed"):
+        verify_link_token(KEY, "lt1.abc", NOW)
 
 
 def test_ack_codes_are_stable_short_and_distinct_per_contact():
@@ -56,7 +68,7 @@ def test_ack_codes_are_stable_short_and_distinct_per_contact():
 
 
 def test_sms_is_minimal_and_never_carries_the_message():
-    link = link_url("https://alerts.example.test/a/", sign_link_token(KEY, "acme", "a1", NOW, 3600))
+    link = link_url("https://alerts.example.test/a/", sign_link_token(KEY, link_id(KEY, "acme", "a1"), NOW, 3600))
     body = render_sms("[{severity}] {site}: {title} {link} Reply ACK {ackCode}", make_alert(), link, "ABC234")
     assert body.startswith("[CRITICAL] S-7: Zone temp high https://alerts.example.test/a/lt1.")
     assert body.endswith("Reply ACK ABC234")

@@ -10,7 +10,7 @@ from shared.config import RetryPolicy, load_config
 from shared.errors import Failure
 from shared.models import Alert, AlertStatus, Channel
 from shared.providers.error_table import by_http_status, sendgrid_failure, twilio_failure
-from shared.ratelimit import Budget, budgets_for, next_count
+from shared.ratelimit import Budget, budgets_for, window_start
 from shared.routing import route
 
 CONFIG = load_config(Path(__file__).resolve().parents[2] / "config" / "alert_config.json")
@@ -102,13 +102,10 @@ def test_only_transient_and_ambiguous_are_retryable():
     assert {f for f in Failure if f.retryable} == {Failure.TRANSIENT, Failure.AMBIGUOUS}
 
 
-def test_fixed_window_budget():
+def test_fixed_window_starts_on_window_boundaries():
     budget = Budget("contact", "x", limit=2, window_seconds=60)
-    now = datetime(2026, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
-    assert next_count(budget, None, now) == 1
-    assert next_count(budget, {"windowStart": 1767225600, "count": 1}, now) == 2
-    assert next_count(budget, {"windowStart": 1767225600, "count": 2}, now) is None
-    assert next_count(budget, {"windowStart": 1767225540, "count": 2}, now) == 1  # an old window no longer counts
+    assert window_start(budget, datetime(2026, 1, 1, 0, 0, 30, tzinfo=timezone.utc)) == 1767225600
+    assert window_start(budget, datetime(2026, 1, 1, 0, 1, 0, tzinfo=timezone.utc)) == 1767225660
 
 
 def test_global_budget_is_sharded():
