@@ -126,6 +126,17 @@ def live_members(record: ProcessRecord) -> list[int]:
     return _group_members(record.pgid)
 
 
+def kill_all(records: Sequence[ProcessRecord]) -> list[str]:
+    """SIGKILL every group at once, as a crash would; returns the names of groups still alive after 3 s."""
+    for record in records:
+        if live_members(record):
+            _signal_group(record.pgid, signal.SIGKILL)
+    remaining = _wait_until_gone(records, 3.0)
+    for record in records:
+        _reap(record.pid)
+    return [record.name for record in remaining]
+
+
 def stop_all(records: Sequence[ProcessRecord], grace_seconds: float = 8.0) -> list[str]:
     """SIGTERM every group, wait, SIGKILL what is left. Returns the names of groups that survived even SIGKILL."""
     targets = [record for record in records if live_members(record)]

@@ -41,6 +41,7 @@ from local.processes import (
     PendingComponent,
     ProcessRegistry,
     is_running,
+    kill_all,
     log_has_line,
     spawn,
     stop_all,
@@ -327,6 +328,13 @@ def stop_function(state_dir: Path, name: str) -> None:
     registry = ProcessRegistry.load(Path(state_dir).resolve())
     record = registry.records[f"function-{name}"]
     if stop_all([record]):
+        raise RuntimeError(f"function {name} survived SIGKILL")
+
+
+def crash_function(state_dir: Path, name: str) -> None:
+    """SIGKILL one function's process group mid-flight: no graceful shutdown, in-flight requests are lost."""
+    registry = ProcessRegistry.load(Path(state_dir).resolve())
+    if kill_all([registry.records[f"function-{name}"]]):
         raise RuntimeError(f"function {name} survived SIGKILL")
 
 

@@ -53,6 +53,8 @@ class RetryPolicy(_Model):
     multiplier: float = 2.0
     jitter: float = 0.5
     inline_wait_max_seconds: float = Field(10.0, alias="inlineWaitMaxSeconds")
+    # After a timeout the provider may still be working on our request: look it up only after this.
+    unknown_outcome_settle_seconds: float = Field(30.0, alias="unknownOutcomeSettleSeconds")
     max_event_age_seconds: int = Field(3600, alias="maxEventAgeSeconds")
 
 

@@ -41,7 +41,8 @@ def configure_logging(level: int = logging.INFO, stream=None) -> None:
     if _configured:
         return
     handler = _MaskedStructuredLogHandler(stream=stream or sys.stdout)
-    handler.addFilter(_ContextLabels())
+    # Before the handler's own CloudLoggingFilter, which turns record.labels into the output's labels.
+    handler.filters.insert(0, _ContextLabels())
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)

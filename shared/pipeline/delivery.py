@@ -167,7 +167,10 @@ def handle_failure(deps: PipelineDeps, attempt: Attempt, error: ProviderError) -
 
 
 def schedule_retry(deps: PipelineDeps, attempt: Attempt, error: ProviderError) -> None:
-    delay = retry_delay(deps.config.defaults.retry, attempt.number, error.outcome.retry_after_seconds)
+    policy = deps.config.defaults.retry
+    delay = retry_delay(policy, attempt.number, error.outcome.retry_after_seconds)
+    if error.failure is Failure.AMBIGUOUS:
+        delay = max(delay, policy.unknown_outcome_settle_seconds)
     not_before = deps.clock() + timedelta(seconds=delay)
     recorded = deps.store.record_attempt(
         attempt.alert.tenant_id,

@@ -26,7 +26,7 @@ STATE_DIR = REPO / ".local" / "test-stack"
 
 @pytest.fixture(scope="session")
 def stack():
-    info = local_stack.up(STATE_DIR, config_path=TEST_CONFIG, extra_env={"SWEEP_INTERVAL_SECONDS": "1"})
+    info = local_stack.up(STATE_DIR, config_path=TEST_CONFIG, extra_env={"SWEEP_INTERVAL_SECONDS": "1", "PROVIDER_TIMEOUT_SECONDS": "2"})
     try:
         yield info
     finally:

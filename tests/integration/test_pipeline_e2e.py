@@ -89,9 +89,9 @@ def test_twilio_down_for_good_exhausts_attempts_then_emails(e2e):
     alert = e2e.wait_final(alert_id)
     assert alert["status"] == "notified"
     deliveries = e2e.deliveries(alert_id)
-    assert (deliveries["carol.sms"]["status"], deliveries["carol.sms"]["attempts"]) == ("failed", 3)
+    assert (deliveries["carol.sms"]["status"], deliveries["carol.sms"]["attempts"]) == ("failed", 4)
     assert deliveries["carol.email"]["fallbackOf"] == "carol.sms"
-    assert len(e2e.sms_attempts_to(CAROL)) == 3 and len(e2e.emails_to("carol@example.test")) == 1
+    assert len(e2e.sms_attempts_to(CAROL)) == 4 and len(e2e.emails_to("carol@example.test")) == 1
 
 
 def test_sms_and_email_both_failing_ends_failed_on_the_dead_letter_topic(e2e, dead_letters):
@@ -102,7 +102,7 @@ def test_sms_and_email_both_failing_ends_failed_on_the_dead_letter_topic(e2e, de
     assert (alert["status"], alert["statusReason"]) == ("failed", "unreachable")
     deliveries = e2e.deliveries(alert_id)
     assert deliveries["dave.sms"]["status"] == "failed" and deliveries["dave.email"]["status"] == "failed"
-    assert deliveries["dave.email"]["attempts"] == 3  # 500 is transient: retried, then given up
+    assert deliveries["dave.email"]["attempts"] == 4  # 500 is transient: retried, then given up
     letters = e2e.wait_for(lambda: [m for m in dead_letters() if m["alertId"] == alert_id], what="a dead letter")
     assert letters[0]["deliveryId"] == "dave.email"
 
