@@ -139,7 +139,7 @@ def _load_transitions(clock: _Clock, dataset: Path | None):
         clock.say(f"data: real open-fdd S-7 AHU trend exports in {_short(where)}: {len(transitions)} alarm transitions{span}")
     else:
         missing = "missing" if not where.exists() else "incomplete" if not dataset_present(where) else "unusable"
-        detail = f"open-fdd dataset {missing} at {where}; built-in synthetic scenario used instead"
+        detail = f"the open-fdd dataset is {missing} at {where}"
         clock.say(f"data: open-fdd S-7 dataset not found at {where} (set --dataset or $OPEN_FDD_DIR)")
         clock.say(f"      using the built-in synthetic scenario instead: {len(transitions)} alarm transitions{span}")
     return source, detail, transitions

@@ -352,10 +352,11 @@ def summarize(run: DemoRun) -> Summary:
 # --------------------------------------------------------------------------- rendering
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: int = 2) -> list[str]:
-    """Plain-text table: numbers right-aligned, text left-aligned, a rule under the header."""
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: int = 2, right: Iterable[int] = ()) -> list[str]:
+    """Plain-text table: numbers (and the columns in `right`) right-aligned, text left-aligned, a rule under the header."""
     cells = [[_cell(v) for v in row] for row in rows]
-    numeric = [all(isinstance(row[i], (int, float)) for row in rows) if rows else False for i in range(len(headers))]
+    forced = set(right)
+    numeric = [i in forced or (all(isinstance(row[i], (int, float)) for row in rows) if rows else False) for i in range(len(headers))]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
 
     def line(values: Sequence[str]) -> str:
@@ -446,6 +447,7 @@ def render(s: Summary, width: int = 78) -> str:
         ["", "alerts", "p50", "p95", "max"],
         [(label, n, _ms(p50), _ms(p95), _ms(mx)) for label, (n, p50, p95, mx) in s.latency.items()],
         indent=label_width,
+        right=(2, 3, 4),
     ))
     if s.uncorrelated_requests:
         para("", f"({s.uncorrelated_requests} provider requests could not be tied to an alert)")
@@ -479,8 +481,8 @@ def rate_limit_note(deliveries: Iterable[Mapping[str, Any]], per_contact: Mappin
     text = f"{sum(limited.values())} deliveries were rate-limited ({who})."
     if per_contact and per_contact.get("limit") and per_contact.get("windowSeconds"):
         text += (
-            f" The per-contact limit is {per_contact['limit']} sends per {per_contact['windowSeconds']} s of wall time;"
-            f" the replay squeezes {data_days:.1f} days of alarms into {replay_seconds:.0f} s, so busy contacts hit it."
+            f" The per-contact limit is {per_contact['limit']} sends per {per_contact['windowSeconds']}s of wall time;"
+            f" the replay squeezes {data_days:.1f} days of alarms into {replay_seconds:.0f}s, so busy contacts hit it."
         )
     return text
 

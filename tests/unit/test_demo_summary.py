@@ -189,12 +189,13 @@ def test_rate_limit_note():
     assert ds.rate_limit_note([{"errorCode": None}], {"limit": 20, "windowSeconds": 600}, 30, 40) is None
     note = ds.rate_limit_note([{"contactId": "c1", "errorCode": "rate_limited"}] * 2, {"limit": 20, "windowSeconds": 600}, 29.9, 40)
     assert note.startswith("2 deliveries were rate-limited (c1 2).")
-    assert "20 sends per 600 s" in note and "29.9 days" in note
+    assert "20 sends per 600s" in note and "29.9 days" in note
 
 
 def test_table_aligns_numbers_right_and_text_left():
     lines = ds.table(["name", "n"], [("a", 5), ("long name", 123)], indent=0)
     assert lines == ["name         n", "---------  ---", "a            5", "long name  123"]
+    assert ds.table(["x", "ms"], [("a", "5 ms"), ("b", "50 ms")], indent=0, right=[1]) == ["x     ms", "-  -----", "a   5 ms", "b  50 ms"]
 
 
 # --------------------------------------------------------------------------- the whole summary
