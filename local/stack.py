@@ -358,6 +358,26 @@ def start_function(state_dir: Path, name: str, ready_timeout: float = READY_TIME
     wait_until_ready([PendingComponent(record.name, process, Path(record.log), _answers_http(info.functions[name]))], ready_timeout)
 
 
+def stop_relay(state_dir: Path) -> None:
+    """Stop the trigger relay: documents written meanwhile get no trigger at all, as when a callback is lost."""
+    registry = ProcessRegistry.load(Path(state_dir).resolve())
+    if stop_all([registry.records["relay"]]):
+        raise RuntimeError("relay survived SIGKILL")
+
+
+def start_relay(state_dir: Path, ready_timeout: float = READY_TIMEOUT_SECONDS) -> None:
+    """Start the relay again on its port; it registers the Firestore trigger again as it starts."""
+    state_dir = Path(state_dir).resolve()
+    info = load(state_dir)
+    registry = ProcessRegistry.load(state_dir)
+    record = registry.records["relay"]
+    if is_running(record):
+        raise RuntimeError("relay is already running")
+    process = spawn(record.name, record.argv, registry=registry, log_dir=Path(record.log).parent,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=REPO_ROOT, port=record.port)
+    wait_until_ready([PendingComponent(record.name, process, Path(record.log), _answers_http(f"{info.relay_url}/__relay/stats"))], ready_timeout)
+
+
 def _resolve_config(config_path: Path | None) -> Path:
     chosen = config_path or os.environ.get("ALERT_CONFIG") or DEFAULT_CONFIG
     path = Path(chosen).resolve()

@@ -105,12 +105,18 @@ class AlertStore:
 
     # -- the one concurrency primitive ------------------------------------------------------
 
-    def _compare_and_set(self, ref, decide: Callable[[dict[str, Any] | None], Decision[T]]) -> T:
-        """Runs decide(current) and writes its answer only if the document did not change meanwhile."""
+    def _compare_and_set(self, ref, decide: Callable[[dict[str, Any] | None], Decision[T]], *, may_create: bool = True) -> T:
+        """Runs decide(current) and writes its answer only if the document did not change meanwhile.
+
+        With may_create=False a missing document stays missing (decide sees None and its write is dropped):
+        alert documents belong to the producer, and a status must not resurrect a deleted one.
+        """
         for attempt in range(_CAS_ATTEMPTS):
             snapshot = ref.get()
             current = snapshot.to_dict() if snapshot.exists else None
             write, result = decide(current)
+            if not snapshot.exists and not may_create:
+                return result
             if write is None:
                 return result
             write = {**write, "updatedAt": firestore.SERVER_TIMESTAMP}
@@ -130,11 +136,17 @@ class AlertStore:
         snapshot = self.alert_ref(tenant_id, alert_id).get()
         return snapshot.to_dict() if snapshot.exists else None
 
-    def mark_alert(self, tenant_id: str, alert_id: str, status: AlertStatus, reason: str | None) -> bool:
-        """Sets a status decided without deliveries (invalid, suppressed) unless a sticky one is there."""
+    def mark_alert(self, tenant_id: str, alert_id: str, status: AlertStatus, reason: str | None, *, only_if_unprocessed: bool = False) -> bool:
+        """Sets a status decided without deliveries (invalid, suppressed) unless a sticky one is there.
+
+        only_if_unprocessed: for decisions about an event rather than the alert (a stale redelivery),
+        which must not overwrite what an earlier delivery of the same event already decided.
+        """
 
         def decide(current):
             current = current or {}
+            if only_if_unprocessed and current.get("processedAt"):
+                return None, False
             if current.get("status") in _STICKY or (current.get("status"), current.get("statusReason")) == (status.value, reason):
                 return None, False
             update = {"status": status.value, "statusReason": reason}
@@ -142,7 +154,7 @@ class AlertStore:
                 update["processedAt"] = firestore.SERVER_TIMESTAMP
             return update, True
 
-        return self._compare_and_set(self.alert_ref(tenant_id, alert_id), decide)
+        return self._compare_and_set(self.alert_ref(tenant_id, alert_id), decide, may_create=False)
 
     def refresh_alert_status(self, tenant_id: str, alert_id: str) -> AlertStatus | None:
         """Re-derives the alert's status from its deliveries.
@@ -154,7 +166,9 @@ class AlertStore:
         ref = self.alert_ref(tenant_id, alert_id)
         for attempt in range(_CAS_ATTEMPTS):
             snapshot = ref.get()
-            current = snapshot.to_dict() or {} if snapshot.exists else {}
+            if not snapshot.exists:
+                return None
+            current = snapshot.to_dict() or {}
             if current.get("status") in _STICKY:
                 return AlertStatus(current["status"])
             derived = alert_status.derive(self.deliveries(tenant_id, alert_id))
@@ -167,10 +181,7 @@ class AlertStore:
             if not current.get("processedAt"):
                 update["processedAt"] = firestore.SERVER_TIMESTAMP
             try:
-                if snapshot.exists:
-                    ref.update(update, option=self._db.write_option(last_update_time=snapshot.update_time))
-                else:
-                    ref.create(update)
+                ref.update(update, option=self._db.write_option(last_update_time=snapshot.update_time))
                 return status
             except _LOST_RACE:
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
@@ -210,7 +221,7 @@ class AlertStore:
                 "acknowledgedAt": self._now(),
             }, True
 
-        return self._compare_and_set(self.alert_ref(tenant_id, alert_id), decide)
+        return self._compare_and_set(self.alert_ref(tenant_id, alert_id), decide, may_create=False)
 
     # -- deliveries -------------------------------------------------------------------------
 

@@ -25,8 +25,8 @@ def process_new_alert(deps: PipelineDeps, event: AlertCreated) -> AlertStatus | 
         store = deps.store
         if _too_old(deps, event):
             logger.warning("event older than the maximum age; dropped")
-            store.mark_alert(event.tenant_id, event.alert_id, AlertStatus.SUPPRESSED, "stale_event")
-            return AlertStatus.SUPPRESSED
+            store.mark_alert(event.tenant_id, event.alert_id, AlertStatus.SUPPRESSED, "stale_event", only_if_unprocessed=True)
+            return None
         try:
             alert = validate_alert(event.tenant_id, event.alert_id, event.fields, deps.config)
         except InvalidAlert as invalid:
