@@ -40,6 +40,10 @@ _LOST_RACE = (google_exceptions.FailedPrecondition, google_exceptions.AlreadyExi
 _STICKY = {s.value for s in alert_status.STICKY}
 
 
+def _address_hash(address: str) -> str:
+    return hashlib.sha256(address.encode()).hexdigest()[:24]
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -53,6 +57,7 @@ class ClaimOutcome(str, Enum):
     EXISTS = "exists"  # another invocation got there first
     RATE_LIMITED = "rate_limited"
     OPTED_OUT = "opted_out"
+    BAD_ADDRESS = "bad_address"  # the provider said this exact address can never work
 
 
 @dataclass(frozen=True)
@@ -236,6 +241,7 @@ class AlertStore:
         budgets: list[Budget] = (),
         fallback_of: str | None = None,
         honour_opt_out: bool = True,
+        address: str | None = None,
     ) -> Claim:
         """Creates the delivery document as `sending`, then spends the send budgets; says why not otherwise."""
         delivery_id = f"{contact_id}.{channel.value}"
@@ -245,6 +251,7 @@ class AlertStore:
             return Claim(ClaimOutcome.EXISTS, existing.to_dict())
         now = self._now()
         opted_out = honour_opt_out and self._opt_out_ref(tenant_id, contact_id, channel).get().exists
+        bad_address = self._known_bad_address(tenant_id, contact_id, channel, address) if address else None
         data = {
             "tenantId": tenant_id,
             "alertId": alert_id,
@@ -258,6 +265,8 @@ class AlertStore:
         }
         if opted_out:
             data.update({"status": DeliveryStatus.SUPPRESSED.value, "attempts": 0, "errorCode": "opted_out"})
+        elif bad_address:
+            data.update({"status": DeliveryStatus.SUPPRESSED.value, "attempts": 0, "errorCode": f"bad_address:{bad_address}"})
         else:
             data.update(
                 {
@@ -274,6 +283,8 @@ class AlertStore:
             return Claim(ClaimOutcome.EXISTS, ref.get().to_dict() or {})
         if opted_out:
             return Claim(ClaimOutcome.OPTED_OUT, data, "opted_out")
+        if bad_address:
+            return Claim(ClaimOutcome.BAD_ADDRESS, data, "bad_address")
         exhausted = self._spend(budgets, now)
         if exhausted:
             suppressed = {"status": DeliveryStatus.SUPPRESSED.value, "attempts": 0, "errorCode": "rate_limited"}
@@ -297,7 +308,7 @@ class AlertStore:
                 merge=True,
             )
             taken.append(ref)
-            if result.transform_results[0].integer_value > budget.limit:
+            if budget.enforced and result.transform_results[0].integer_value > budget.limit:
                 for spent in taken:
                     spent.update({"count": firestore.Increment(-1)})
                 return budget
@@ -413,6 +424,21 @@ class AlertStore:
             ref.set({"contactId": contact_id, "channel": channel.value, "optedOutAt": firestore.SERVER_TIMESTAMP})
         else:
             ref.delete()
+
+    def _bad_address_ref(self, tenant_id: str, contact_id: str, channel: Channel):
+        return self._db.document("tenants", tenant_id, "badAddresses", f"{contact_id}.{channel.value}")
+
+    def mark_bad_address(self, tenant_id: str, contact_id: str, channel: Channel, address: str, code: str) -> None:
+        """Remembers that the provider rejected this address for good; keyed by the address's hash so that
+        correcting the number in the configuration lifts the mark without anyone deleting it."""
+        self._bad_address_ref(tenant_id, contact_id, channel).set(
+            {"addressHash": _address_hash(address), "errorCode": code, "markedAt": firestore.SERVER_TIMESTAMP}
+        )
+
+    def _known_bad_address(self, tenant_id: str, contact_id: str, channel: Channel, address: str) -> str | None:
+        snapshot = self._bad_address_ref(tenant_id, contact_id, channel).get()
+        data = snapshot.to_dict() if snapshot.exists else None
+        return data["errorCode"] if data and data.get("addressHash") == _address_hash(address) else None
 
     def is_opted_out(self, tenant_id: str, contact_id: str, channel: Channel) -> bool:
         return self._opt_out_ref(tenant_id, contact_id, channel).get().exists

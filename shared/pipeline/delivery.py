@@ -11,12 +11,14 @@ from shared.backoff import retry_delay
 from shared.config import Contact, Tenant
 from shared.errors import Failure, InvalidAlert, ProviderError, ProviderOutcome
 from shared.links import ack_code, link_id, link_url, sign_link_token
-from shared.models import Alert, Channel, DeliveryJob, DeliveryStatus, delivery_id
+from shared.models import Alert, Channel, DeliveryJob, DeliveryStatus, Severity, delivery_id
 from shared.pipeline.deps import PipelineDeps
 from shared.providers.base import OutgoingEmail, OutgoingSms, SendReceipt
 from shared.ratelimit import budgets_for
 from shared.render import render_email, render_sms
+from shared.providers.error_table import PERMANENTLY_BAD_ADDRESS_CODES
 from shared.routing import Target
+from shared.store import ClaimOutcome
 from shared.validation import validate_alert
 
 logger = logging.getLogger(__name__)
@@ -80,19 +82,24 @@ def start_delivery(deps: PipelineDeps, alert: Alert, tenant: Tenant, target: Tar
         target.contact.id,
         target.channel,
         lease_seconds=deps.config.defaults.sending_lease_seconds,
-        budgets=budgets_for(limits, alert.tenant_id, target.contact.id, key),
+        budgets=budgets_for(limits, alert.tenant_id, target.contact.id, key, critical=alert.severity is Severity.CRITICAL),
+        address=target.contact.address(target.channel),
     )
     attempt = Attempt(alert, tenant, target.contact, target.channel, number=1)
-    if claim.claimed:
+    fields = {"contactId": target.contact.id, "deliveryId": attempt.delivery_id}
+    if claim.outcome is ClaimOutcome.CLAIMED:
         attempt_delivery(deps, attempt)
-    elif claim.reason == "opted_out":
-        logger.info("contact opted out of %s", target.channel.value, extra={"json_fields": {"contactId": target.contact.id}})
+    elif claim.outcome is ClaimOutcome.EXISTS:
+        logger.info("delivery already claimed; redelivered event", extra={"json_fields": fields})
+    elif claim.outcome is ClaimOutcome.OPTED_OUT:
+        logger.info("contact opted out of %s", target.channel.value, extra={"json_fields": fields})
         if tenant.email_when_sms_opted_out:
             fall_back(deps, attempt, "opted_out")
-    elif claim.reason:
-        logger.warning("delivery suppressed: %s", claim.reason, extra={"json_fields": {"contactId": target.contact.id}})
+    elif claim.outcome is ClaimOutcome.BAD_ADDRESS:
+        logger.info("address known to be unreachable; going straight to the fallback", extra={"json_fields": fields})
+        fall_back(deps, attempt, "bad_address")
     else:
-        logger.info("delivery already claimed; redelivered event", extra={"json_fields": {"deliveryId": attempt.delivery_id}})
+        logger.warning("delivery suppressed: %s", claim.reason, extra={"json_fields": fields})
 
 
 def attempt_delivery(deps: PipelineDeps, attempt: Attempt) -> None:
@@ -159,6 +166,8 @@ def handle_failure(deps: PipelineDeps, attempt: Attempt, error: ProviderError) -
         logger.warning("%s delivery failed: %s", attempt.channel.value, error, extra={"json_fields": fields})
     reason = "exhausted" if failure.retryable else failure.value
     record_failed(deps, attempt, code or failure.value)
+    if failure is Failure.PERMANENT and code in PERMANENTLY_BAD_ADDRESS_CODES:
+        deps.store.mark_bad_address(attempt.alert.tenant_id, attempt.contact.id, attempt.channel, attempt.contact.address(attempt.channel), code)
     if failure is Failure.OPTED_OUT:
         deps.store.set_opt_out(attempt.alert.tenant_id, attempt.contact.id, attempt.channel, True)
         if not attempt.tenant.email_when_sms_opted_out:

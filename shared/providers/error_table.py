@@ -33,6 +33,10 @@ TWILIO_CODES: dict[int, Failure] = {
     30008: Failure.TRANSIENT,  # unknown error (callback): worth one later try
 }
 
+# Errors that condemn the address itself (not the message): remembered, so later alerts skip straight
+# to the fallback channel instead of failing the same way every time.
+PERMANENTLY_BAD_ADDRESS_CODES = frozenset({"21211", "21614"})
+
 # Delivery failures reported in a status callback that merit one more SMS later.
 TWILIO_CALLBACK_RETRY_ONCE = frozenset({30003, 30008})
 

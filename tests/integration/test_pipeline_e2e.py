@@ -170,3 +170,25 @@ def test_no_route_is_suppressed(e2e):
     alert_id = e2e.write_alert("unrouted-site")
     alert = e2e.wait_final(alert_id)
     assert (alert["status"], alert["statusReason"]) == ("suppressed", "no_route")
+
+
+def test_critical_alerts_page_even_when_the_contact_budget_is_spent(e2e):
+    ids = [e2e.write_alert("alice-site", source=f"AHU-{n}/ZN-T") for n in range(3)]
+    assert [e2e.wait_final(a)["status"] for a in ids] == ["notified"] * 3
+    minor = e2e.write_alert("alice-site", source="AHU-9/ZN-T")
+    assert e2e.wait_final(minor)["statusReason"] == "rate_limited"
+    critical = e2e.write_alert("alice-site", source="AHU-10/ZN-T", severity="critical")
+    assert e2e.wait_final(critical)["status"] == "notified"
+    assert len(e2e.sms_to(ALICE)) == 4
+
+
+def test_a_number_twilio_rejected_for_good_is_not_tried_again(e2e):
+    first = e2e.write_alert("invalid-site")
+    e2e.wait_final(first)
+    second = e2e.write_alert("invalid-site")
+    assert e2e.wait_final(second)["status"] == "notified"
+    assert len(e2e.sms_attempts_to("+15005550001")) == 1  # only the first alert tried the number
+    sms = e2e.deliveries(second)["invalid-number.sms"]
+    assert (sms["status"], sms["errorCode"]) == ("suppressed", "bad_address:21211")
+    assert e2e.deliveries(second)["invalid-number.email"]["fallbackOf"] == "invalid-number.sms"
+    assert len(e2e.emails_to("invalid@example.test")) == 2
