@@ -36,6 +36,7 @@ import requests
 
 from local import emulators, topology
 from local.ports import LOOPBACK, free_ports
+from shared.settings import deployed_name
 from local.processes import (
     PIDS_FILE,
     PendingComponent,
@@ -85,7 +86,7 @@ class StackInfo:
 
     def public_url(self, function_name: str) -> str:
         """Where a provider believes an HTTP function lives; the fakes sign callbacks for this URL."""
-        return f"{self.public_base_url}/{function_name}"
+        return f"{self.public_base_url}/{deployed_name(function_name)}"
 
     def to_stack_json(self) -> dict:
         return {

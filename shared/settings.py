@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.alerts_env == "production"
 
-    def public_url(self, function_name: str) -> str:
-        return f"{self.public_base_url.rstrip('/')}/{function_name}"
+    def public_url(self, entry_point: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/{deployed_name(entry_point)}"
 
     @model_validator(mode="after")
     def _deployed_functions_need_real_credentials(self) -> "Settings":
@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         if local_urls:
             raise MissingCredentials("ALERTS_ENV=production must not point the provider SDKs at another base URL")
         return self
+
+
+def deployed_name(entry_point: str) -> str:
+    """Cloud Functions (2nd gen) names are Cloud Run service names: no underscores."""
+    return entry_point.replace("_", "-")
 
 
 @lru_cache(maxsize=1)

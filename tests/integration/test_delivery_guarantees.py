@@ -222,7 +222,7 @@ def test_dead_letter_consumer_is_idempotent(e2e):
 
 def _inbound(e2e, sender: str, body: str, forge: bool = False) -> dict:
     spec = {"from": sender, "to": e2e.stack.env["TWILIO_FROM_NUMBER"], "body": body,
-            "url": e2e.stack.public_base_url.rstrip("/") + "/twilio_inbound", "forge": forge}
+            "url": e2e.stack.public_url("twilio_inbound"), "forge": forge}
     return requests.post(f"{e2e.stack.twilio_url}/__admin/inbound", json=spec, timeout=10).json()
 
 
