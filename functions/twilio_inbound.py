@@ -7,7 +7,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from shared.container import deps
 from shared.pipeline.inbound import process_inbound_sms
-from shared.webhooks import twilio_public_url, twilio_signature_valid
+from shared.webhooks import twilio_request_is_genuine
 
 logger = logging.getLogger(__name__)
 
@@ -15,10 +15,7 @@ logger = logging.getLogger(__name__)
 @functions_framework.http
 def twilio_inbound(request):
     pipeline = deps()
-    settings = pipeline.settings
-    public_url = twilio_public_url(settings.public_url("twilio_inbound"), request.query_string)
-    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
-    if not twilio_signature_valid(token, public_url, request.form, request.headers.get("X-Twilio-Signature")):
+    if not twilio_request_is_genuine(pipeline.settings, request, "twilio_inbound"):
         logger.warning("inbound SMS with a bad signature rejected")
         return ("forbidden", 403)
     result = process_inbound_sms(pipeline, request.form.get("From", ""), request.form.get("Body", ""))

@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from shared.models import DeliveryStatus
 from shared.pipeline.reports import DeliveryReport
+from shared.settings import Settings
 
 SENDGRID_SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -35,6 +36,13 @@ _SENDGRID_STATUS = {
     "bounce": DeliveryStatus.FAILED,
     "dropped": DeliveryStatus.FAILED,
 }
+
+
+def twilio_request_is_genuine(settings: Settings, request, entry_point: str) -> bool:
+    """A Flask request to one of our Twilio webhooks, checked against the URL Twilio signed."""
+    public_url = twilio_public_url(settings.public_url(entry_point), request.query_string)
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
+    return twilio_signature_valid(token, public_url, request.form, request.headers.get("X-Twilio-Signature"))
 
 
 def twilio_signature_valid(auth_token: str, public_url: str, form: Mapping[str, str], signature: str | None) -> bool:

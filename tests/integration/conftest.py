@@ -41,15 +41,28 @@ def db(stack):
     return firestore.Client(project=stack.project_id)
 
 
+SENDS_SEEN: list[dict] = []  # every accepted provider request of the session, for the suite audit
+
+
 @pytest.fixture
-def e2e(stack, db):
+def e2e(stack, db, request):
     """A clean slate: empty Firestore, empty provider request logs and rules."""
     requests.delete(
         f"http://{stack.firestore_emulator_host}/emulator/v1/projects/{stack.project_id}/databases/(default)/documents", timeout=10
     ).raise_for_status()
     for url in (stack.twilio_url, stack.sendgrid_url):
         requests.post(f"{url}/__admin/reset", timeout=5).raise_for_status()
-    return EndToEnd(stack, db)
+    session = EndToEnd(stack, db)
+    yield session
+    for sms in session.twilio_requests():
+        if 200 <= sms["status"] < 300:
+            SENDS_SEEN.append({"test": request.node.name, "channel": "sms", "to": sms["form"].get("To"),
+                               "callback": sms["form"].get("StatusCallback", "")})
+    for email in session.sendgrid_requests():
+        if 200 <= email["status"] < 300:
+            args = (email.get("json") or {}).get("custom_args") or {}
+            SENDS_SEEN.append({"test": request.node.name, "channel": "email", "to": None,
+                               "callback": f"{args.get('alertId')}/{args.get('deliveryId')}"})
 
 
 class EndToEnd:

@@ -251,3 +251,42 @@ def test_stop_opts_out_of_sms_and_start_opts_back_in(e2e):
     second = e2e.write_alert("bob-site", source="AHU-other/ZN-T")
     e2e.wait_final(second)
     assert len(e2e.sms_to(BOB)) == 1
+
+
+def test_undelivered_30003_is_retried_once_later(e2e):
+    e2e.rule("twilio", {"match": {"to": CAROL}, "respond": {"acceptThenCallback": {"status": "undelivered", "errorCode": 30003}}, "times": 1})
+    alert_id = e2e.write_alert("carol-site")
+    e2e.wait_for(lambda: e2e.deliveries(alert_id).get("carol.sms", {}).get("status") == "delivered", timeout=30, what="the retried SMS delivered")
+    delivery = e2e.deliveries(alert_id)["carol.sms"]
+    assert delivery["callbackRetried"] is True and delivery["attempts"] == 2
+    assert len(e2e.sms_to(CAROL)) == 2 and e2e.emails_to("carol@example.test") == []
+
+
+def test_undelivered_30003_twice_falls_back_to_email(e2e):
+    e2e.rule("twilio", {"match": {"to": DAVE}, "respond": {"acceptThenCallback": {"status": "undelivered", "errorCode": 30003}}, "times": 2})
+    alert_id = e2e.write_alert("dave-site")
+    e2e.wait_for(lambda: "dave.email" in e2e.deliveries(alert_id), timeout=30, what="the fallback email")
+    assert e2e.deliveries(alert_id)["dave.sms"]["status"] == "failed"
+    assert len(e2e.sms_to(DAVE)) == 2
+
+
+@pytest.fixture
+def fresh_trigger_instance():
+    """The breaker lives in the function instance; a new instance afterwards keeps it out of other tests."""
+    yield
+    local_stack.stop_function(STATE_DIR, "on_alert_created")
+    local_stack.start_function(STATE_DIR, "on_alert_created")
+
+
+def test_a_config_error_pauses_sms_instead_of_failing_every_recipient(e2e, fresh_trigger_instance):
+    e2e.rule("twilio", {"match": {"kind": "create"}, "respond": {"status": 401, "code": 20003}, "times": None})
+    first = e2e.write_alert("team-site")  # alice, bob and carol at once
+    e2e.wait_final(first)
+    calls_for_first = len(e2e.twilio_requests())
+    second = e2e.write_alert("team-site", source="AHU-2/ZN-T")
+    assert e2e.wait_final(second)["status"] == "notified"
+    assert len(e2e.twilio_requests()) == calls_for_first <= 3  # the second alert never called Twilio
+    assert {d["errorCode"] for d in e2e.deliveries(second).values() if d["channel"] == "sms"} == {"breaker_open"}
+    for who in ("alice", "bob", "carol"):
+        assert len(e2e.emails_to(f"{who}@example.test")) == 2
+    assert "configuration error; channel paused" in function_logs("on_alert_created")

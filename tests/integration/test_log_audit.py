@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 import pytest
 
-from .conftest import STATE_DIR, TEST_CONFIG
+from .conftest import SENDS_SEEN, STATE_DIR, TEST_CONFIG
 
 UNMASKED_PHONE = re.compile(r"(?:\+|%2B)\d{8,15}(?!\d)")
 UNMASKED_EMAIL = re.compile(r"[A-Za-z0-9._+-]{2,}@[A-Za-z0-9-]+\.[A-Za-z]{2,}")
@@ -36,3 +37,18 @@ def test_no_log_line_of_the_suite_carries_a_phone_number_email_or_secret(stack):
         or re.search(r"lt1\.[a-z2-7]{16}\.", line)
     ]
     assert leaks == []
+
+
+@pytest.mark.suite_audit
+@pytest.mark.emulators
+def test_no_contact_got_a_second_sms_or_email_for_one_alert_anywhere_in_the_suite(stack):
+    """Counts every send the suite made; a send is wasted when its (alert, delivery) was already served."""
+    per_delivery = Counter(send["callback"] for send in SENDS_SEEN)
+    # The one deliberate second SMS: Twilio reported the first one undelivered (30003), which is retried once.
+    allowed = {send["callback"] for send in SENDS_SEEN if send["test"].startswith("test_undelivered_30003")}
+    wasted = {key: n for key, n in per_delivery.items() if n > 1 and key not in allowed}
+    print(f"\nsends made by the suite: {len(SENDS_SEEN)} "
+          f"({sum(s['channel'] == 'sms' for s in SENDS_SEEN)} SMS, {sum(s['channel'] == 'email' for s in SENDS_SEEN)} emails); "
+          f"duplicates: {sum(n - 1 for n in wasted.values())}")
+    assert len(SENDS_SEEN) > 40, "the suite is expected to send plenty"
+    assert wasted == {}
