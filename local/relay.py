@@ -282,6 +282,8 @@ def log(severity: str, message: str, **fields) -> None:
 
 class RelayRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the emulator reuses its connection
+    # Headers and body go out in two writes; with Nagle on, the body waits ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     server: RelayServer
 
     def do_POST(self) -> None:

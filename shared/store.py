@@ -44,6 +44,12 @@ def _address_hash(address: str) -> str:
     return hashlib.sha256(address.encode()).hexdigest()[:24]
 
 
+def _bad_address_code(snapshot, address: str) -> str | None:
+    """The error code that condemned this exact address; a mark for an older address doesn't count."""
+    data = snapshot.to_dict() if snapshot.exists else None
+    return data["errorCode"] if data and data.get("addressHash") == _address_hash(address) else None
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -246,12 +252,16 @@ class AlertStore:
         """Creates the delivery document as `sending`, then spends the send budgets; says why not otherwise."""
         delivery_id = f"{contact_id}.{channel.value}"
         ref = self.delivery_ref(tenant_id, alert_id, delivery_id)
-        existing = ref.get()
-        if existing.exists:  # the common redelivery case, settled with one read
+        opt_out_ref = self._opt_out_ref(tenant_id, contact_id, channel)
+        bad_address_ref = self._bad_address_ref(tenant_id, contact_id, channel)
+        # One round trip for everything the decision needs.
+        snapshots = {s.reference.path: s for s in self._db.get_all([ref, opt_out_ref, bad_address_ref])}
+        existing = snapshots[ref.path]
+        if existing.exists:  # the common redelivery case
             return Claim(ClaimOutcome.EXISTS, existing.to_dict())
         now = self._now()
-        opted_out = honour_opt_out and self._opt_out_ref(tenant_id, contact_id, channel).get().exists
-        bad_address = self._known_bad_address(tenant_id, contact_id, channel, address) if address else None
+        opted_out = honour_opt_out and snapshots[opt_out_ref.path].exists
+        bad_address = _bad_address_code(snapshots[bad_address_ref.path], address) if address else None
         data = {
             "tenantId": tenant_id,
             "alertId": alert_id,
@@ -434,11 +444,6 @@ class AlertStore:
         self._bad_address_ref(tenant_id, contact_id, channel).set(
             {"addressHash": _address_hash(address), "errorCode": code, "markedAt": firestore.SERVER_TIMESTAMP}
         )
-
-    def _known_bad_address(self, tenant_id: str, contact_id: str, channel: Channel, address: str) -> str | None:
-        snapshot = self._bad_address_ref(tenant_id, contact_id, channel).get()
-        data = snapshot.to_dict() if snapshot.exists else None
-        return data["errorCode"] if data and data.get("addressHash") == _address_hash(address) else None
 
     def is_opted_out(self, tenant_id: str, contact_id: str, channel: Channel) -> bool:
         return self._opt_out_ref(tenant_id, contact_id, channel).get().exists
