@@ -68,3 +68,9 @@ def test_missing_and_unparsable_files_fail_loudly(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ConfigError, match="not JSON"):
         load_config(tmp_path / "broken.json")
+
+
+def test_settings_not_enforced_yet_are_accepted_but_announced(tmp_path, caplog):
+    document = mutated(lambda d: d["tenants"]["demo-campus"].__setitem__("quietHours", {"start": "22:00", "end": "06:00"}))
+    load_config(write(tmp_path, document))
+    assert "demo-campus sets quietHours, which this version does not enforce yet" in caplog.text
