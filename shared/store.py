@@ -379,7 +379,7 @@ class AlertStore:
             if not data:
                 return None, None
             current = DeliveryStatus(data["status"])
-            settles_unknown = current is DeliveryStatus.RETRYING and data.get("outcomeUnknown")
+            settles_unknown = current in (DeliveryStatus.RETRYING, DeliveryStatus.FAILED) and data.get("outcomeUnknown")
             if not (current in (DeliveryStatus.SENDING, DeliveryStatus.SENT) or settles_unknown):
                 return None, None
             if not settles_unknown and _RANK[status] <= _RANK[current]:

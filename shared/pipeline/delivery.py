@@ -152,6 +152,15 @@ def handle_failure(deps: PipelineDeps, attempt: Attempt, error: ProviderError) -
     """Stage: retry/fallback. One behaviour per Failure class (see shared.errors.Failure)."""
     failure, code = error.failure, error.outcome.code
     fields = {"deliveryId": attempt.delivery_id, "attempt": attempt.number, "failure": failure.value, "errorCode": code}
+    if failure is Failure.AMBIGUOUS and attempt.resend_of_unknown and attempt.channel is not Channel.SMS:
+        # No lookup exists for this channel and it was already resent once after an unknown outcome:
+        # a third copy is worse than silence. Its event webhook can still settle it as sent or delivered.
+        logger.error("%s outcome unknown again after one resend; not sending again", attempt.channel.value, extra={"json_fields": fields})
+        deps.store.record_attempt(
+            attempt.alert.tenant_id, attempt.alert.alert_id, attempt.delivery_id, attempt.number,
+            {"status": DeliveryStatus.FAILED.value, "errorCode": "unconfirmed", "outcomeUnknown": True, "resent": True},
+        )
+        return
     if failure.retryable and attempt.number < deps.config.defaults.retry.max_attempts:
         logger.warning("%s attempt failed; will retry: %s", attempt.channel.value, error, extra={"json_fields": fields})
         schedule_retry(deps, attempt, error)

@@ -290,3 +290,14 @@ def test_a_config_error_pauses_sms_instead_of_failing_every_recipient(e2e, fresh
     for who in ("alice", "bob", "carol"):
         assert len(e2e.emails_to(f"{who}@example.test")) == 2
     assert "configuration error; channel paused" in function_logs("on_alert_created")
+
+
+def test_an_email_with_an_unknown_outcome_is_resent_at_most_once(e2e):
+    # SendGrid hangs past the SDK timeout every time (and in the end refuses): no lookup exists for email.
+    e2e.rule("sendgrid", {"match": {"to": "invalid@example.test"}, "respond": {"hangSeconds": 3, "status": 500}, "times": None})
+    alert_id = e2e.write_alert("invalid-site")
+    email = e2e.wait_for(lambda: (d := e2e.deliveries(alert_id).get("invalid-number.email", {})).get("status") == "failed" and d,
+                         timeout=40, what="the email to be given up")
+    assert (email["errorCode"], email["resent"], email["attempts"]) == ("unconfirmed", True, 2)
+    time.sleep(2)  # nothing more may follow
+    assert len(e2e.emails_to("invalid@example.test", accepted_only=False)) == 2
