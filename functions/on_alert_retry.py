@@ -5,7 +5,7 @@ import logging
 import functions_framework
 
 from shared.container import deps
-from shared.errors import EventDecodeError
+from shared.errors import EventDecodeError, NotYetDue
 from shared.events import decode_delivery_job
 from shared.pipeline import process_retry_job
 
@@ -19,5 +19,12 @@ def on_alert_retry(cloud_event):
     except EventDecodeError as error:
         logger.error("undecodable retry job %s: %s", cloud_event["id"], error)
         return
-    # NotYetDue and infrastructure errors propagate: Pub/Sub redelivers with the subscription's backoff.
+    # Infrastructure errors propagate as a 500: Pub/Sub redelivers with the subscription's backoff.
     process_retry_job(deps(), job)
+
+
+@functions_framework.errorhandler(NotYetDue)
+def _not_yet_due(error):
+    # An early job is expected (clock skew, a redelivery): a plain nack, not a crash with a traceback.
+    logger.info("retry job arrived %.1fs early; handed back to Pub/Sub", error.seconds)
+    return ("not yet due", 429)

@@ -20,11 +20,21 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.models import Channel, EventType, Severity
+from shared.render import SMS_MAX_SEPTETS, gsm7_septets
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "alert_config.schema.json"
 
 SMS_PLACEHOLDERS = frozenset({"severity", "severityWord", "site", "title", "source", "eventType", "link", "ackCode"})
 EMAIL_PLACEHOLDERS = SMS_PLACEHOLDERS
+# The ACK code in the SMS body is how a send whose outcome is unknown is found again at Twilio (instead of
+# sending a duplicate), and how a contact acknowledges; the link is the only way to the details.
+SMS_REQUIRED_PLACEHOLDERS = ("link", "ackCode")
+# The SMS template must leave the title this many septets of one GSM-7 segment, with the worst plausible
+# other fields: a link of baseUrl + a signed token (at least 80 septets in all), a 6-character ACK code,
+# the longest severity and event type, and a 16-character siteId and 32-character source.
+SMS_MIN_TITLE_SEPTETS = 20
+_PLAUSIBLE_TOKEN_CHARS = 48  # "lt1." + link id + expiry + signature is about 45
+_PLAUSIBLE_LINK_SEPTETS = 80
 
 
 # In CONTRACT §4's configuration, but not acted on yet.
@@ -167,7 +177,7 @@ def semantic_problems(config: AlertConfig) -> list[str]:
     retry = config.defaults.retry
     if retry.max_backoff_seconds < retry.initial_backoff_seconds:
         problems.append("$.defaults.retry: maxBackoffSeconds is below initialBackoffSeconds")
-    problems += _template_problems(config.defaults.templates)
+    problems += _template_problems(config.defaults.templates, config.defaults.links.base_url)
     for tenant_id, tenant in config.tenants.items():
         at = f"$.tenants.{tenant_id}"
         ids = [c.id for c in tenant.contacts]
@@ -186,7 +196,7 @@ def semantic_problems(config: AlertConfig) -> list[str]:
     return problems
 
 
-def _template_problems(templates: Templates) -> list[str]:
+def _template_problems(templates: Templates, base_url: str = "https://alerts.example.test/a/") -> list[str]:
     problems = []
     for name, text in (("sms", templates.sms), ("emailSubject", templates.email_subject), ("emailBody", templates.email_body)):
         try:
@@ -197,7 +207,37 @@ def _template_problems(templates: Templates) -> list[str]:
         unknown = sorted(fields - SMS_PLACEHOLDERS)
         if unknown:
             problems.append(f"$.defaults.templates.{name}: unknown placeholders {unknown} (allowed: {sorted(SMS_PLACEHOLDERS)})")
+        elif name == "sms":
+            problems += _sms_template_problems(text, fields, base_url)
     return problems
+
+
+def _sms_template_problems(template: str, fields: set[str], base_url: str) -> list[str]:
+    at = "$.defaults.templates.sms"
+    missing = [name for name in SMS_REQUIRED_PLACEHOLDERS if name not in fields]
+    if missing:
+        return [f"{at}: must contain {{link}} and {{ackCode}} (missing {missing}): the ACK code lets contacts acknowledge "
+                "and lets the service find a message at Twilio after a timeout instead of sending it twice"]
+    link = base_url.rstrip("/") + "/" + "x" * _PLAUSIBLE_TOKEN_CHARS
+    link += "x" * max(_PLAUSIBLE_LINK_SEPTETS - len(link), 0)
+    worst = {
+        "severity": "CRITICAL", "severityWord": "Critical", "site": "S" * 16, "source": "s" * 32,
+        "eventType": "offnormal", "link": link, "ackCode": "A" * 6, "title": "",
+    }
+    try:
+        text = template.format(**worst)
+    except (ValueError, KeyError, IndexError) as exc:
+        return [f"{at}: {exc}"]
+    septets = gsm7_septets(text)
+    if septets is None:
+        outside = sorted({ch for ch in text if gsm7_septets(ch) is None})
+        return [f"{at}: characters outside the GSM-7 alphabet {outside} (in the template or links.baseUrl) "
+                "would turn every SMS into UCS-2 with 70 characters a segment"]
+    room = SMS_MAX_SEPTETS - septets
+    if room < SMS_MIN_TITLE_SEPTETS:
+        return [f"{at}: leaves {room} of {SMS_MAX_SEPTETS} GSM-7 septets for the title with a {len(link)}-character link "
+                f"and the ACK code; at least {SMS_MIN_TITLE_SEPTETS} are needed (shorten the template or links.baseUrl)"]
+    return []
 
 
 def _contact_problems(contact: Contact, at: str) -> list[str]:

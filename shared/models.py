@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from datetime import datetime, timezone
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+
+# Controls (tab, NUL, CR/LF, ...), invisible format characters (bidi overrides, zero-width), line and
+# paragraph separators, unpaired surrogates. Ordinary spaces (category Zs) remain allowed.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def has_control_or_line_separator(text: str) -> bool:
+    return any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text)
 
 
 class Severity(str, Enum):
@@ -87,11 +95,13 @@ class Alert(BaseModel):
             raise ValueError("unsupported schemaVersion")
         return value
 
-    @field_validator("title")
+    @field_validator("title", "source")
     @classmethod
-    def _one_line(cls, value: str) -> str:
-        if re.search(r"[\r\n]", value):
-            raise ValueError("title must be one line")
+    def _one_visible_line(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        if has_control_or_line_separator(value):
+            raise ValueError("must be one line without control or format characters")
         return value
 
     @field_validator("occurred_at")

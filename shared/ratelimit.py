@@ -25,18 +25,21 @@ class Budget:
     enforced: bool = True
 
 
-def budgets_for(limits: RateLimits, tenant_id: str, contact_id: str, delivery_key: str, *, critical: bool = False) -> list[Budget]:
-    """The budgets one send spends. A critical alert is exempt from the contact and tenant limits
-    (an alarm storm of minor alerts must not silence the one that matters) but not from the global
-    one, which protects the provider account itself."""
+def budgets_for(
+    limits: RateLimits, tenant_id: str, contact_id: str, channel: str, delivery_key: str, *, critical: bool = False
+) -> list[Budget]:
+    """The budgets one send spends, each per channel (SMS and email are different providers and different
+    annoyances). A critical alert is exempt from the contact and tenant limits (an alarm storm of minor
+    alerts must not silence the one that matters) but not from the global one, which protects the
+    provider account itself."""
     # One global counter document would take every send in the service; shards trade a little
     # precision (each allows limit/shards) for parallel writes.
     shards = max(limits.global_.shards, 1)
     shard = int(hashlib.sha256(delivery_key.encode()).hexdigest(), 16) % shards
     return [
-        _budget("contact", f"tenants/{tenant_id}/rateLimits/contact-{contact_id}", limits.per_contact, enforced=not critical),
-        _budget("tenant", f"tenants/{tenant_id}/rateLimits/tenant", limits.per_tenant, enforced=not critical),
-        Budget("global", f"rateLimits/global-{shard}", math.ceil(limits.global_.limit / shards), limits.global_.window_seconds),
+        _budget("contact", f"tenants/{tenant_id}/rateLimits/contact-{contact_id}.{channel}", limits.per_contact, enforced=not critical),
+        _budget("tenant", f"tenants/{tenant_id}/rateLimits/tenant.{channel}", limits.per_tenant, enforced=not critical),
+        Budget("global", f"rateLimits/global.{channel}-{shard}", math.ceil(limits.global_.limit / shards), limits.global_.window_seconds),
     ]
 
 

@@ -40,6 +40,12 @@ _LOST_RACE = (google_exceptions.FailedPrecondition, google_exceptions.AlreadyExi
 _STICKY = {s.value for s in alert_status.STICKY}
 
 
+def _decided(alert: dict[str, Any]) -> bool:
+    """A sticky status the service itself set. Producers never write statuses (CONTRACT §1); one they
+    wrote anyway has no processedAt and is overwritten, not obeyed."""
+    return bool(alert.get("processedAt")) and alert.get("status") in _STICKY
+
+
 def _address_hash(address: str) -> str:
     return hashlib.sha256(address.encode()).hexdigest()[:24]
 
@@ -158,7 +164,8 @@ class AlertStore:
             current = current or {}
             if only_if_unprocessed and current.get("processedAt"):
                 return None, False
-            if current.get("status") in _STICKY or (current.get("status"), current.get("statusReason")) == (status.value, reason):
+            unchanged = (current.get("status"), current.get("statusReason")) == (status.value, reason)
+            if _decided(current) or (unchanged and current.get("processedAt")):
                 return None, False
             update = {"status": status.value, "statusReason": reason}
             if not current.get("processedAt"):
@@ -180,13 +187,13 @@ class AlertStore:
             if not snapshot.exists:
                 return None
             current = snapshot.to_dict() or {}
-            if current.get("status") in _STICKY:
+            if _decided(current):
                 return AlertStatus(current["status"])
             derived = alert_status.derive(self.deliveries(tenant_id, alert_id))
             if derived is None:
                 return AlertStatus(current["status"]) if current.get("status") else None
             status, reason = derived
-            if (current.get("status"), current.get("statusReason")) == (status.value, reason):
+            if (current.get("status"), current.get("statusReason")) == (status.value, reason) and current.get("processedAt"):
                 return status
             update = {"status": status.value, "statusReason": reason, "updatedAt": firestore.SERVER_TIMESTAMP}
             if not current.get("processedAt"):
@@ -198,8 +205,14 @@ class AlertStore:
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
         raise ContentionError(f"{ref.path}: status still contended")
 
-    def note_transition(self, tenant_id: str, alert_id: str, fingerprint: str, event_type: str, occurred_at: datetime, window_seconds: int) -> bool:
-        """True when the same condition was already reported within the dedup window (a flapping point)."""
+    def note_transition(
+        self, tenant_id: str, alert_id: str, fingerprint: str, event_type: str, severity_rank: int, occurred_at: datetime, window_seconds: int
+    ) -> bool:
+        """True when the same condition was already reported within the dedup window (a flapping point).
+
+        A transition more severe than the one last reported is never a duplicate: an escalation
+        from major to critical must page whoever only gets critical alerts.
+        """
         key = hashlib.sha256(fingerprint.encode()).hexdigest()[:40]
 
         def decide(last):
@@ -209,11 +222,13 @@ class AlertStore:
                 last
                 and window_seconds > 0
                 and last.get("lastEventType") == event_type
+                and severity_rank <= last.get("lastSeverityRank", 0)
                 and abs((occurred_at - last["lastOccurredAt"]).total_seconds()) < window_seconds
             )
             return {
                 "lastAlertId": alert_id,
                 "lastEventType": event_type,
+                "lastSeverityRank": last.get("lastSeverityRank", 0) if duplicate else severity_rank,
                 # A duplicate doesn't move the window: a point flapping forever still gets one alert a window.
                 "lastOccurredAt": last["lastOccurredAt"] if duplicate else occurred_at,
                 "lastWasDuplicate": duplicate,
@@ -223,9 +238,10 @@ class AlertStore:
 
     def acknowledge(self, tenant_id: str, alert_id: str, contact_id: str) -> bool:
         def decide(current):
-            if current is None or current.get("status") == AlertStatus.ACKNOWLEDGED.value:
+            if current is None or (current.get("processedAt") and current.get("status") == AlertStatus.ACKNOWLEDGED.value):
                 return None, False
             return {
+                "processedAt": current.get("processedAt") or firestore.SERVER_TIMESTAMP,
                 "status": AlertStatus.ACKNOWLEDGED.value,
                 "statusReason": "acknowledged",
                 "acknowledgedBy": contact_id,
@@ -337,25 +353,29 @@ class AlertStore:
                 "claimedAt": now,
                 "leaseExpiresAt": now + timedelta(seconds=lease_seconds),
             }
+            if data.get("providerMessageId"):
+                # Late reports about the earlier message must not settle this attempt.
+                update["supersededMessageIds"] = [*data.get("supersededMessageIds", []), data["providerMessageId"]]
+                update["providerMessageId"] = None
             return update, {**data, **update}
 
         return self._compare_and_set(self.delivery_ref(tenant_id, alert_id, delivery_id), decide)
 
     def record_attempt(self, tenant_id: str, alert_id: str, delivery_id: str, attempt: int, update: dict[str, Any]) -> bool:
-        """Writes the outcome of `attempt` if that attempt still owns the delivery.
+        """Writes the outcome of `attempt` if that attempt still owns the delivery; True if its status was written.
 
-        A status callback may already have moved it further (sent → delivered): the rank
-        check keeps the higher status while still recording the provider message id.
+        A provider webhook may have settled the delivery while the send call was returning
+        (sent, delivered, failed, or `retrying` after an undelivered report): that status and
+        its error code stand, and only a missing provider message id is filled in.
         """
 
         def decide(data):
             if not data or data.get("attempts") != attempt:
                 return None, False
-            current, wanted = DeliveryStatus(data["status"]), DeliveryStatus(update["status"])
-            changes = dict(update)
-            if current is not DeliveryStatus.SENDING and _RANK[current] > _RANK[wanted]:
-                changes.pop("status")
-            return changes, True
+            if data["status"] == DeliveryStatus.SENDING.value:
+                return dict(update), True
+            filled = {key: update[key] for key in ("providerMessageId", "sentAt") if update.get(key) and not data.get(key)}
+            return (filled or None), False
 
         return self._compare_and_set(self.delivery_ref(tenant_id, alert_id, delivery_id), decide)
 
@@ -378,6 +398,8 @@ class AlertStore:
         def decide(data):
             if not data:
                 return None, None
+            if fields.get("providerMessageId") in data.get("supersededMessageIds", []):
+                return None, None  # about a message an earlier attempt sent
             current = DeliveryStatus(data["status"])
             settles_unknown = current in (DeliveryStatus.RETRYING, DeliveryStatus.FAILED) and data.get("outcomeUnknown")
             if not (current in (DeliveryStatus.SENDING, DeliveryStatus.SENT) or settles_unknown):
@@ -390,6 +412,8 @@ class AlertStore:
                 update.update({"callbackRetried": True, "nextAttemptAt": retry_once_at, "outcomeUnknown": False})
             elif settles_unknown:
                 update["outcomeUnknown"] = False
+            if written.reached_contact:
+                update.setdefault("errorCode", None)
             update["status"] = written.value
             return update, StatusChange(before=data, written=written)
 
@@ -422,6 +446,10 @@ class AlertStore:
             }, True
 
         return self._compare_and_set(self.delivery_ref(tenant_id, alert_id, delivery_id), decide)
+
+    def get_delivery(self, tenant_id: str, alert_id: str, delivery_id: str) -> dict[str, Any] | None:
+        snapshot = self.delivery_ref(tenant_id, alert_id, delivery_id).get()
+        return snapshot.to_dict() if snapshot.exists else None
 
     def deliveries(self, tenant_id: str, alert_id: str) -> list[dict[str, Any]]:
         return [d.to_dict() for d in self.alert_ref(tenant_id, alert_id).collection("deliveries").stream()]

@@ -14,7 +14,7 @@ from shared.links import ack_code, link_id, link_url, sign_link_token
 from shared.models import Alert, Channel, DeliveryJob, DeliveryStatus, Severity, delivery_id
 from shared.pipeline.deps import PipelineDeps
 from shared.providers.base import OutgoingEmail, OutgoingSms, SendReceipt
-from shared.ratelimit import budgets_for
+from shared.ratelimit import Budget, budgets_for
 from shared.render import render_email, render_sms
 from shared.providers.error_table import PERMANENTLY_BAD_ADDRESS_CODES
 from shared.routing import Target
@@ -74,15 +74,13 @@ def load_attempt(deps: PipelineDeps, tenant_id: str, alert_id: str, delivery: di
 
 def start_delivery(deps: PipelineDeps, alert: Alert, tenant: Tenant, target: Target) -> None:
     """Stage: rate-limit + claim. Only the invocation that creates the delivery document sends."""
-    limits = deps.config.defaults.rate_limits
-    key = f"{alert.tenant_id}/{alert.alert_id}/{target.contact.id}"
     claim = deps.store.claim_new_delivery(
         alert.tenant_id,
         alert.alert_id,
         target.contact.id,
         target.channel,
         lease_seconds=deps.config.defaults.sending_lease_seconds,
-        budgets=budgets_for(limits, alert.tenant_id, target.contact.id, key, critical=alert.severity is Severity.CRITICAL),
+        budgets=_budgets(deps, alert, target.contact.id, target.channel),
         address=target.contact.address(target.channel),
     )
     attempt = Attempt(alert, tenant, target.contact, target.channel, number=1)
@@ -189,6 +187,9 @@ def schedule_retry(deps: PipelineDeps, attempt: Attempt, error: ProviderError) -
     delay = retry_delay(policy, attempt.number, error.outcome.retry_after_seconds)
     if error.failure is Failure.AMBIGUOUS:
         delay = max(delay, policy.unknown_outcome_settle_seconds)
+    # A longer wait (a Retry-After of minutes) would outlive the retry subscription's redeliveries; for a
+    # page it means the channel is down: the remaining attempts run at this cap, then the fallback takes over.
+    delay = min(delay, policy.inline_wait_max_seconds)
     not_before = deps.clock() + timedelta(seconds=delay)
     recorded = deps.store.record_attempt(
         attempt.alert.tenant_id,
@@ -202,7 +203,7 @@ def schedule_retry(deps: PipelineDeps, attempt: Attempt, error: ProviderError) -
             "outcomeUnknown": error.failure is Failure.AMBIGUOUS,
         },
     )
-    if recorded:
+    if recorded:  # not if a provider report settled the delivery meanwhile
         deps.queue.publish_retry(attempt.job(attempt.number + 1, not_before, error.failure.value))
 
 
@@ -216,7 +217,14 @@ def record_failed(deps: PipelineDeps, attempt: Attempt, code: str) -> None:
     )
 
 
-def fall_back(deps: PipelineDeps, failed: Attempt, reason: str) -> None:
+def _budgets(deps: PipelineDeps, alert: Alert, contact_id: str, channel: Channel) -> list[Budget]:
+    key = f"{alert.tenant_id}/{alert.alert_id}/{contact_id}/{channel.value}"
+    return budgets_for(
+        deps.config.defaults.rate_limits, alert.tenant_id, contact_id, channel.value, key, critical=alert.severity is Severity.CRITICAL
+    )
+
+
+def fall_back(deps: PipelineDeps, failed: Attempt, reason: str, *, dead_letter_when_exhausted: bool = True) -> None:
     """Tries the fallback channel once; with none left, the job goes to the dead-letter topic."""
     fallback = deps.config.defaults.fallback_channel
     if fallback and fallback is not failed.channel and failed.contact.address(fallback):
@@ -226,11 +234,18 @@ def fall_back(deps: PipelineDeps, failed: Attempt, reason: str) -> None:
             failed.contact.id,
             fallback,
             lease_seconds=deps.config.defaults.sending_lease_seconds,
+            # The fallback channel has budgets of its own: in a storm, a contact whose SMS always fails
+            # must not get every alert by email instead.
+            budgets=_budgets(deps, failed.alert, failed.contact.id, fallback),
+            address=failed.contact.address(fallback),
             fallback_of=failed.delivery_id,
         )
+        if claim.reason and not claim.claimed:
+            logger.warning("fallback %s suppressed: %s", fallback.value, claim.reason, extra={"json_fields": {"contactId": failed.contact.id}})
         if claim.claimed:
             logger.info("falling back to %s after %s", fallback.value, reason, extra={"json_fields": {"contactId": failed.contact.id}})
             attempt_delivery(deps, replace(failed, channel=fallback, number=1, fallback_of=failed.delivery_id, resend_of_unknown=False))
         return
     logger.error("contact unreachable on every channel (%s)", reason, extra={"json_fields": {"contactId": failed.contact.id}})
-    deps.queue.publish_dead_letter(failed.job(failed.number, deps.clock(), reason), reason)
+    if dead_letter_when_exhausted:
+        deps.queue.publish_dead_letter(failed.job(failed.number, deps.clock(), reason), reason)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from shared.errors import InvalidAlert
 from shared.events import AlertCreated
 from shared.logging_setup import log_labels
-from shared.models import AlertStatus
+from shared.models import AlertStatus, Severity
 from shared.pipeline.deps import PipelineDeps
 from shared.pipeline.delivery import start_delivery
 from shared.routing import route
@@ -17,6 +17,7 @@ from shared.validation import validate_alert
 
 logger = logging.getLogger(__name__)
 _MAX_PARALLEL_CONTACTS = 8
+_SEVERITY_RANK = {Severity.INFO: 0, Severity.MINOR: 1, Severity.MAJOR: 2, Severity.CRITICAL: 3}
 
 
 def process_new_alert(deps: PipelineDeps, event: AlertCreated) -> AlertStatus | None:
@@ -39,7 +40,8 @@ def process_new_alert(deps: PipelineDeps, event: AlertCreated) -> AlertStatus | 
             store.mark_alert(alert.tenant_id, alert.alert_id, AlertStatus.SUPPRESSED, "no_route")
             return AlertStatus.SUPPRESSED
         window = deps.config.defaults.dedup_window_seconds
-        if store.note_transition(alert.tenant_id, alert.alert_id, alert.fingerprint, alert.event_type.value, alert.occurred_at, window):
+        rank = _SEVERITY_RANK[alert.severity]
+        if store.note_transition(alert.tenant_id, alert.alert_id, alert.fingerprint, alert.event_type.value, rank, alert.occurred_at, window):
             logger.info("same transition already notified within the dedup window")
             store.mark_alert(alert.tenant_id, alert.alert_id, AlertStatus.SUPPRESSED, "duplicate")
             return AlertStatus.SUPPRESSED

@@ -8,6 +8,7 @@ from datetime import timedelta
 from shared.logging_setup import log_labels
 from shared.models import DeliveryJob, DeliveryStatus
 from shared.pipeline.deps import PipelineDeps
+from shared.pipeline.delivery import fall_back, load_attempt
 
 logger = logging.getLogger(__name__)
 # A retrying delivery whose job is this late has lost its job (publish failed, message dropped).
@@ -49,5 +50,11 @@ def process_dead_letter(deps: PipelineDeps, job: DeliveryJob, reason: str) -> bo
         changed = deps.store.fail_if_open(job.tenant_id, job.alert_id, job.delivery_id, f"dead_letter:{reason}")
         if changed:
             logger.error("delivery dead-lettered: %s", reason, extra={"json_fields": {"deliveryId": job.delivery_id}})
+            # The contact was not reached on this channel: the fallback is still owed. Nothing is
+            # dead-lettered again from here, or a poisoned job would circle forever.
+            delivery = deps.store.get_delivery(job.tenant_id, job.alert_id, job.delivery_id)
+            attempt = load_attempt(deps, job.tenant_id, job.alert_id, delivery) if delivery else None
+            if attempt is not None:
+                fall_back(deps, attempt, f"dead_letter:{reason}", dead_letter_when_exhausted=False)
         deps.store.refresh_alert_status(job.tenant_id, job.alert_id)
         return changed

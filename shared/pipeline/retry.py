@@ -10,7 +10,7 @@ from shared.links import ack_code
 from shared.logging_setup import log_labels
 from shared.models import Channel, DeliveryJob, DeliveryStatus
 from shared.pipeline.deps import PipelineDeps
-from shared.pipeline.delivery import Attempt, attempt_delivery, handle_failure, load_attempt, record_failed, record_sent
+from shared.pipeline.delivery import Attempt, attempt_delivery, fall_back, handle_failure, load_attempt, record_failed, record_sent
 from shared.providers.base import SendReceipt
 
 logger = logging.getLogger(__name__)
@@ -28,10 +28,17 @@ def process_retry_job(deps: PipelineDeps, job: DeliveryJob) -> None:
         attempt = _rebuild_attempt(deps, job, claimed)
         if attempt is None:
             return
+        unknown = bool(claimed.get("outcomeUnknown"))
         if _expired(deps, claimed):
             logger.warning("delivery older than the maximum event age; giving up", extra={"json_fields": {"deliveryId": job.delivery_id}})
             record_failed(deps, attempt, "expired")
-        elif not (claimed.get("outcomeUnknown") and _reconciled(deps, attempt, claimed)):
+        elif unknown and _reconciled(deps, attempt, claimed):
+            pass
+        elif unknown and attempt.number > deps.config.defaults.retry.max_attempts:
+            # The last allowed send timed out or crashed and the provider has no trace of it: no more sends here.
+            record_failed(deps, attempt, "exhausted")
+            fall_back(deps, attempt, "exhausted")
+        else:
             attempt_delivery(deps, attempt)
         store.refresh_alert_status(job.tenant_id, job.alert_id)
 

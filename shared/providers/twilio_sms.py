@@ -64,6 +64,9 @@ class TwilioSmsSender:
             raise self._rest_error(exc) from exc
         except requests.exceptions.RequestException as exc:
             raise _network_error(exc) from exc
+        except (ValueError, KeyError, TwilioException) as exc:
+            # A 2xx the SDK can't read (a captive portal's HTML, a truncated body): Twilio may have accepted it.
+            raise ProviderError(PROVIDER, ProviderOutcome(Failure.AMBIGUOUS, "bad_response"), type(exc).__name__) from exc
         return SendReceipt(provider_message_id=created.sid)
 
     def find_sent(self, to: str, since: datetime, marker: str) -> str | None:
@@ -76,6 +79,8 @@ class TwilioSmsSender:
             raise self._rest_error(exc) from exc
         except requests.exceptions.RequestException as exc:
             raise _network_error(exc) from exc
+        except (ValueError, KeyError, TwilioException) as exc:
+            raise ProviderError(PROVIDER, ProviderOutcome(Failure.TRANSIENT, "bad_response"), type(exc).__name__) from exc
         return None
 
     def _rest_error(self, exc: TwilioRestException) -> ProviderError:

@@ -109,7 +109,7 @@ def test_fixed_window_starts_on_window_boundaries():
 
 
 def test_global_budget_is_sharded():
-    budgets = budgets_for(CONFIG.defaults.rate_limits, "t", "c", "t/a/c")
+    budgets = budgets_for(CONFIG.defaults.rate_limits, "t", "c", "sms", "t/a/c")
     assert [b.scope for b in budgets] == ["contact", "tenant", "global"]
     assert budgets[2].limit == -(-CONFIG.defaults.rate_limits.global_.limit // CONFIG.defaults.rate_limits.global_.shards)
 
@@ -133,3 +133,11 @@ def d(contact, status, code=None):
 )
 def test_alert_status_is_derived_from_deliveries(deliveries, expected):
     assert alert_status.derive(deliveries) == expected
+
+
+def test_budgets_are_per_channel_and_critical_is_exempt_from_contact_and_tenant_only():
+    sms = budgets_for(CONFIG.defaults.rate_limits, "t", "c", "sms", "k")
+    email = budgets_for(CONFIG.defaults.rate_limits, "t", "c", "email", "k")
+    assert not {b.path for b in sms} & {b.path for b in email}
+    critical = budgets_for(CONFIG.defaults.rate_limits, "t", "c", "sms", "k", critical=True)
+    assert [b.enforced for b in critical] == [False, False, True]
