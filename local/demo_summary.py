@@ -215,7 +215,7 @@ class Summary:
     alerts_by_status: list[tuple[tuple[str, str], int]]
     deliveries: int
     deliveries_by_channel_status: list[tuple[tuple[str, str, str], int]]  # (channel, status, errorCode)
-    contacts_by_channel_status: dict[tuple[str, str], list[tuple[str, int]]]
+    contacts_by_channel_status: dict[tuple[str, str, str], list[tuple[str, int]]]  # (channel, status, errorCode) -> contacts
     sms_sent: int
     sms_attempts: int
     sms_refused: list[tuple[str, int]]  # ("429/20429", n)
@@ -284,6 +284,10 @@ def per_contact(
     return [(contact, *counts) for contact, counts in sorted(rows.items())]
 
 
+def _channel_status_code(delivery: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (delivery.get("channel") or "?", delivery.get("status") or "?", str(delivery.get("errorCode") or "-"))
+
+
 def summarize(run: DemoRun) -> Summary:
     deliveries = list(run.deliveries)
     twilio = twilio_creates(run.twilio_requests)
@@ -291,9 +295,10 @@ def summarize(run: DemoRun) -> Summary:
     by_message_id = alert_id_by_message_id(deliveries)
     firsts = first_sends(run.twilio_requests, run.sendgrid_requests, deliveries)
 
-    contacts: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    # Keyed exactly like deliveries_by_channel_status, so each table row names only its own contacts.
+    contacts: dict[tuple[str, str, str], Counter] = defaultdict(Counter)
     for d in deliveries:
-        contacts[(d.get("channel") or "?", d.get("status") or "?")][d.get("contactId") or "?"] += 1
+        contacts[_channel_status_code(d)][d.get("contactId") or "?"] += 1
 
     retried = [d for d in deliveries if int(d.get("attempts") or 0) > 1]
     fallbacks = [d for d in deliveries if d.get("fallbackOf")]
@@ -316,9 +321,7 @@ def summarize(run: DemoRun) -> Summary:
         already_existed=run.already_existed,
         alerts_by_status=count_by(run.alerts.values(), lambda a: (a.get("status") or "(none)", a.get("statusReason") or "-")),
         deliveries=len(deliveries),
-        deliveries_by_channel_status=count_by(
-            deliveries, lambda d: (d.get("channel") or "?", d.get("status") or "?", d.get("errorCode") or "-")
-        ),
+        deliveries_by_channel_status=count_by(deliveries, _channel_status_code),
         contacts_by_channel_status={key: sorted(counter.items()) for key, counter in contacts.items()},
         sms_sent=sum(1 for r in twilio if is_accepted(r)),
         sms_attempts=len(twilio),
@@ -407,7 +410,7 @@ def render(s: Summary, width: int = 78) -> str:
     heading(f"Deliveries by channel and status ({s.deliveries} documents)")
     rows = []
     for (channel, status, code), n in sorted(s.deliveries_by_channel_status, key=lambda kv: kv[0]):
-        who = ", ".join(f"{c} {k}" for c, k in s.contacts_by_channel_status.get((channel, status), []))
+        who = ", ".join(f"{c} {k}" for c, k in s.contacts_by_channel_status.get((channel, status, code), []))
         rows.append((channel, status, code, n, who))
     out.extend(table(["channel", "status", "errorCode", "count", "contacts"], rows))
 

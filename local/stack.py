@@ -493,6 +493,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "up":
+            from shared.config import ConfigError, load_config
+
+            try:
+                # Checked before `up` stops a running stack or starts anything: a bad file is one clear line, no traceback.
+                load_config(_resolve_config(args.config))
+            except ConfigError as exc:
+                print(f"error: invalid alert configuration: {exc}", file=sys.stderr)
+                return 2
             info = up(args.state_dir, args.config)
             print(json.dumps(info.to_stack_json(), indent=2))
         elif args.command == "down":

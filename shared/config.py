@@ -235,8 +235,9 @@ def _sms_template_problems(template: str, fields: set[str], base_url: str) -> li
                 "would turn every SMS into UCS-2 with 70 characters a segment"]
     room = SMS_MAX_SEPTETS - septets
     if room < SMS_MIN_TITLE_SEPTETS:
-        return [f"{at}: leaves {room} of {SMS_MAX_SEPTETS} GSM-7 septets for the title with a {len(link)}-character link "
-                f"and the ACK code; at least {SMS_MIN_TITLE_SEPTETS} are needed (shorten the template or links.baseUrl)"]
+        return [f"{at}: leaves {max(room, 0)} of the {SMS_MAX_SEPTETS} GSM-7 septets of one SMS segment for the title "
+                f"(with a {len(link)}-character link and the ACK code); at least {SMS_MIN_TITLE_SEPTETS} are needed: "
+                "shorten the template or links.baseUrl"]
     return []
 
 

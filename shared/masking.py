@@ -23,9 +23,12 @@ _LEADING_DIGITS = re.compile(r"\d*")
 # Unicode letters and digits (\w) in the local part and the domain ("jörg@exämple.com"), plus combining
 # marks, which \w does not include but decomposed (NFD) text uses for accents.
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+# The local part is matched from its very start (the lookbehind), so a long run of word characters with no
+# "@" after it costs one scan, not one per character.
 _EMAIL = re.compile(
-    rf"(?P<first>[^\W_])[\w{_MARKS}.+-]*(?:@|%40)(?P<domain>[\w{_MARKS}-]+(?:\.[\w{_MARKS}-]+)+)"
+    rf"(?<![\w{_MARKS}.+-])(?P<local>[\w{_MARKS}.+-]+)(?:@|%40)(?P<domain>[\w{_MARKS}-]+(?:\.[\w{_MARKS}-]+)+)"
 )
+_FIRST_ALNUM = re.compile(r"[^\W_]")
 _TWILIO_SID = re.compile(r"\b(?P<prefix>AC|SM|MM|MG|PN|SK|IS)[0-9a-fA-F]{28}(?P<tail>[0-9a-fA-F]{4})\b")
 _SENDGRID_KEY = re.compile(r"\bSG\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}")
 _AUTH_HEADER = re.compile(r"\b(?P<scheme>Basic|Bearer)\s+[A-Za-z0-9+/=._-]{6,}")
@@ -73,7 +76,8 @@ def _masked_digits(plus: str, digits: str) -> str:
 
 
 def _email_replacement(match: re.Match[str]) -> str:
-    return f"{match.group('first')}***@{match.group('domain')}"
+    first = _FIRST_ALNUM.search(match.group("local"))
+    return f"{first.group() if first else '*'}***@{match.group('domain')}"
 
 
 def mask(text: str) -> str:

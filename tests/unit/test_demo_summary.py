@@ -275,3 +275,21 @@ def test_render_is_plain_text_within_the_width():
 def test_render_names_the_synthetic_source():
     text = ds.render(ds.summarize(_run(source="synthetic", source_detail="dataset missing at /nowhere")))
     assert "synthetic scenario" in text and "/nowhere" in text
+
+
+def test_contacts_column_belongs_to_its_own_error_code_row():
+    # Same channel and status, different errorCodes: each row names only the contacts that had that code.
+    deliveries = (
+        [{"alertId": f"p{i}", "contactId": "legacy-pager", "channel": "sms", "status": "suppressed", "errorCode": "bad_address:21211"}
+         for i in range(3)]
+        + [{"alertId": f"o{i}", "contactId": "oncall-hvac", "channel": "sms", "status": "suppressed", "errorCode": "rate_limited"}
+           for i in range(2)]
+    )
+    s = ds.summarize(_run(deliveries=deliveries))
+    assert s.contacts_by_channel_status[("sms", "suppressed", "bad_address:21211")] == [("legacy-pager", 3)]
+    assert s.contacts_by_channel_status[("sms", "suppressed", "rate_limited")] == [("oncall-hvac", 2)]
+    lines = ds.render(s).splitlines()
+    bad_address = next(line for line in lines if "bad_address:21211" in line)
+    rate_limited = next(line for line in lines if "suppressed" in line and "rate_limited" in line and "sms" in line)
+    assert "legacy-pager 3" in bad_address and "oncall-hvac" not in bad_address
+    assert "oncall-hvac 2" in rate_limited and "legacy-pager" not in rate_limited

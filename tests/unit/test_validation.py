@@ -68,3 +68,36 @@ def test_invalid_fields_get_precise_reasons(overrides, expected):
 def test_unknown_tenant_is_invalid():
     with pytest.raises(InvalidAlert, match="unknown_tenant"):
         validate_alert("nobody", "a1", fields(tenantId="nobody"), CONFIG)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "",
+        " ",
+        "   \u00a0 ",  # whitespace only, with a non-breaking space
+        "tab\tinside",
+        "vertical\x0btab",
+        "form\x0cfeed",
+        "nul\x00byte",
+        "line\u2028separator",
+        "paragraph\u2029separator",
+        "next\x85line",
+        "zero\u200bwidth",
+        "bidi\u202eoverride",
+        "escape\x1b[31m",
+        "carriage\rreturn",
+    ],
+)
+def test_title_must_be_one_visible_line(title):
+    assert reason(title=title) == "invalid_field:title"
+
+
+@pytest.mark.parametrize("source", ["   ", "AHU-3\x00/SAT", "AHU-3\t/SAT", "AHU-3\n/SAT", "AHU-3\u2028SAT"])
+def test_source_must_be_one_visible_line(source):
+    assert reason(source=source) == "invalid_field:source"
+
+
+@pytest.mark.parametrize("title", ["Zone temp high", "Température 30 °C – zone 3", "Raum \u00a0Süd > 80%", "Ω ≥ 5 “quoted” …"])
+def test_ordinary_titles_with_spaces_and_unicode_are_valid(title):
+    assert validate_alert(TENANT, "a1", fields(title=title), CONFIG).title == title
