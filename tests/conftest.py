@@ -20,3 +20,21 @@ def pytest_collection_modifyitems(items):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "suite_audit: runs after every other test of the session")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The count issue 3 asks for: how many sends the suite made, and how many of them were duplicates."""
+    from collections import Counter
+
+    try:
+        from integration.conftest import SENDS_SEEN
+    except ImportError:
+        return
+    if SENDS_SEEN:
+        per_delivery = Counter(send["callback"] for send in SENDS_SEEN)
+        extra = sum(n - 1 for n in per_delivery.values())
+        sms = sum(send["channel"] == "sms" for send in SENDS_SEEN)
+        terminalreporter.write_line(
+            f"end-to-end sends: {len(SENDS_SEEN)} ({sms} SMS, {len(SENDS_SEEN) - sms} emails) to "
+            f"{len(per_delivery)} deliveries; second sends to one delivery: {extra} (expected: 2, the undelivered-30003 tests each retry once)"
+        )
