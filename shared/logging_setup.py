@@ -29,7 +29,7 @@ class _MaskedStructuredLogHandler(StructuredLogHandler):
 
 class _ContextLabels(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        bound = _labels.get()
+        bound = _labels.get() or _request_labels()
         if bound:
             record.labels = {**bound, **(getattr(record, "labels", None) or {})}
         return True
@@ -63,6 +63,29 @@ def _execution_id() -> str | None:
     return None
 
 
+def _request_labels() -> dict[str, str]:
+    """Labels of the current request, still there when functions-framework logs an uncaught exception
+    after the handler's own label context has ended."""
+    try:
+        import flask
+
+        if flask.has_request_context():
+            return getattr(flask.g, "alert_log_labels", None) or {}
+    except ImportError:  # pragma: no cover - flask ships with functions-framework
+        pass
+    return {}
+
+
+def _remember_for_request(labels: dict[str, str]) -> None:
+    try:
+        import flask
+
+        if flask.has_request_context():
+            flask.g.alert_log_labels = labels  # per request: nothing leaks into the next one
+    except ImportError:  # pragma: no cover
+        pass
+
+
 @contextlib.contextmanager
 def log_labels(**labels: str | None) -> Iterator[None]:
     merged = dict(_labels.get())
@@ -70,6 +93,7 @@ def log_labels(**labels: str | None) -> Iterator[None]:
     if execution_id and "execution_id" not in merged:
         merged["execution_id"] = execution_id
     merged.update({key: str(value) for key, value in labels.items() if value is not None})
+    _remember_for_request(merged)
     token = _labels.set(merged)
     try:
         yield
