@@ -419,6 +419,16 @@ class AlertStore:
 
         return self._compare_and_set(self.delivery_ref(tenant_id, alert_id, delivery_id), decide)
 
+    def note_provider_event(self, tenant_id: str, alert_id: str, delivery_id: str, event: str) -> bool:
+        """Records provider news that changes no status (e.g. an email deferred by the receiving server)."""
+
+        def decide(data):
+            if not data:
+                return None, False
+            return {"lastProviderEvent": event, "lastProviderEventAt": self._now()}, True
+
+        return self._compare_and_set(self.delivery_ref(tenant_id, alert_id, delivery_id), decide, may_create=False)
+
     def fail_if_open(self, tenant_id: str, alert_id: str, delivery_id: str, code: str) -> bool:
         """Ends a delivery that is still pending, sending or retrying; final ones are left alone."""
 

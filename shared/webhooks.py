@@ -98,9 +98,10 @@ def sendgrid_reports(raw_body: bytes) -> SendGridEvents:
         raise ValueError("SendGrid posts a JSON array of events")
     reports, ignored = [], 0
     for event in events:
-        status = _SENDGRID_STATUS.get(str(event.get("event")))
-        if status is None or not all(event.get(k) for k in ("tenantId", "alertId", "deliveryId")):
-            ignored += 1  # open/click/deferred, or mail this service didn't send
+        name = str(event.get("event"))
+        status = _SENDGRID_STATUS.get(name)
+        if (status is None and name != "deferred") or not all(event.get(k) for k in ("tenantId", "alertId", "deliveryId")):
+            ignored += 1  # open/click, or mail this service didn't send
             continue
         message_id = str(event.get("sg_message_id") or "").split(".")[0] or None
         reports.append(
@@ -111,7 +112,8 @@ def sendgrid_reports(raw_body: bytes) -> SendGridEvents:
                 status=status,
                 provider="sendgrid",
                 provider_message_id=message_id,
-                error_code=event.get("event") if status is DeliveryStatus.FAILED else None,
+                error_code=name if status is DeliveryStatus.FAILED else None,
+                provider_event=name,
             )
         )
     return SendGridEvents(reports, ignored)

@@ -22,15 +22,21 @@ class DeliveryReport:
     tenant_id: str
     alert_id: str
     delivery_id: str
-    status: DeliveryStatus  # SENT, DELIVERED or FAILED
+    status: DeliveryStatus | None  # SENT, DELIVERED or FAILED; None for news that moves nothing (SendGrid "deferred")
     provider: str
     provider_message_id: str | None = None
     error_code: str | None = None
+    provider_event: str | None = None
 
 
 def process_delivery_report(deps: PipelineDeps, report: DeliveryReport) -> bool:
     """True when the report changed the delivery. Late, repeated or downgrading reports change nothing."""
     with log_labels(tenant=report.tenant_id, alert_id=report.alert_id):
+        if report.status is None:
+            # The provider is still trying (a receiving server deferred it): worth showing, not a state change.
+            noted = deps.store.note_provider_event(report.tenant_id, report.alert_id, report.delivery_id, report.provider_event or "")
+            logger.info("delivery report: %s", report.provider_event, extra={"json_fields": {"deliveryId": report.delivery_id}})
+            return noted
         failure = _failure(report)
         retry_once_at = None
         if failure is Failure.TRANSIENT:

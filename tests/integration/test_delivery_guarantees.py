@@ -301,3 +301,11 @@ def test_an_email_with_an_unknown_outcome_is_resent_at_most_once(e2e):
     assert (email["errorCode"], email["resent"], email["attempts"]) == ("unconfirmed", True, 2)
     time.sleep(2)  # nothing more may follow
     assert len(e2e.emails_to("invalid@example.test", accepted_only=False)) == 2
+
+
+def test_a_deferred_email_is_recorded_without_changing_its_status(e2e):
+    e2e.rule("sendgrid", {"match": {"to": "invalid@example.test"}, "respond": {"acceptThenEvent": "deferred"}, "times": 1})
+    alert_id = e2e.write_alert("invalid-site")
+    email = e2e.wait_for(lambda: (d := e2e.deliveries(alert_id).get("invalid-number.email", {})).get("lastProviderEvent") == "deferred" and d,
+                         what="the deferred event recorded")
+    assert email["status"] == "sent"  # processed, then deferred: still on its way
