@@ -208,31 +208,32 @@ class AlertStore:
     def note_transition(
         self, tenant_id: str, alert_id: str, fingerprint: str, event_type: str, severity_rank: int, occurred_at: datetime, window_seconds: int
     ) -> bool:
-        """True when the same condition was already reported within the dedup window (a flapping point).
+        """True when the same transition of this point was already reported within the dedup window.
 
-        A transition more severe than the one last reported is never a duplicate: an escalation
-        from major to critical must page whoever only gets critical alerts.
+        Kept per event type, so a point flapping offnormal → normal → offnormal is caught on its second
+        offnormal however many returns to normal come between. A transition more severe than the one last
+        reported is never a duplicate (an escalation from major to critical must page whoever only gets
+        critical alerts), and the alert that was reported keeps being "not a duplicate" when redelivered.
         """
         key = hashlib.sha256(fingerprint.encode()).hexdigest()[:40]
 
-        def decide(last):
-            if last and last.get("lastAlertId") == alert_id:
-                return None, bool(last.get("lastWasDuplicate"))  # a redelivery gets the first answer again
+        def decide(current):
+            by_event_type = dict((current or {}).get("byEventType") or {})
+            last = by_event_type.get(event_type)
+            if last and last["alertId"] == alert_id:
+                return None, False  # a redelivery of the alert that was reported
             duplicate = bool(
                 last
                 and window_seconds > 0
-                and last.get("lastEventType") == event_type
-                and severity_rank <= last.get("lastSeverityRank", 0)
-                and abs((occurred_at - last["lastOccurredAt"]).total_seconds()) < window_seconds
+                and severity_rank <= last["severityRank"]
+                and abs((occurred_at - last["occurredAt"]).total_seconds()) < window_seconds
             )
-            return {
-                "lastAlertId": alert_id,
-                "lastEventType": event_type,
-                "lastSeverityRank": last.get("lastSeverityRank", 0) if duplicate else severity_rank,
-                # A duplicate doesn't move the window: a point flapping forever still gets one alert a window.
-                "lastOccurredAt": last["lastOccurredAt"] if duplicate else occurred_at,
-                "lastWasDuplicate": duplicate,
-            }, duplicate
+            if duplicate:
+                # Nothing moves: the window runs from the transition that was reported, so a point flapping
+                # forever still gets one alert per window, and a redelivered duplicate is judged the same again.
+                return None, True
+            by_event_type[event_type] = {"alertId": alert_id, "occurredAt": occurred_at, "severityRank": severity_rank}
+            return {"byEventType": by_event_type}, False
 
         return self._compare_and_set(self._db.document("tenants", tenant_id, "fingerprints", key), decide)
 

@@ -159,7 +159,11 @@ def handle_failure(deps: PipelineDeps, attempt: Attempt, error: ProviderError) -
             {"status": DeliveryStatus.FAILED.value, "errorCode": "unconfirmed", "outcomeUnknown": True, "resent": True},
         )
         return
-    if failure.retryable and attempt.number < deps.config.defaults.retry.max_attempts:
+    max_attempts = deps.config.defaults.retry.max_attempts
+    # Even the last allowed SMS is looked up at Twilio when its outcome is unknown, before any fallback:
+    # one extra, lookup-only turn (shared.pipeline.retry), never a send.
+    lookup_last = failure is Failure.AMBIGUOUS and attempt.channel is Channel.SMS and attempt.number == max_attempts
+    if failure.retryable and (attempt.number < max_attempts or lookup_last):
         logger.warning("%s attempt failed; will retry: %s", attempt.channel.value, error, extra={"json_fields": fields})
         schedule_retry(deps, attempt, error)
         return

@@ -37,13 +37,14 @@ def process_new_alert(deps: PipelineDeps, event: AlertCreated) -> AlertStatus | 
         tenant = deps.config.tenants[alert.tenant_id]
         targets = route(alert, tenant, deps.config.defaults)
         if not targets:
-            store.mark_alert(alert.tenant_id, alert.alert_id, AlertStatus.SUPPRESSED, "no_route")
+            store.mark_alert(alert.tenant_id, alert.alert_id, AlertStatus.SUPPRESSED, "no_route", only_if_unprocessed=True)
             return AlertStatus.SUPPRESSED
         window = deps.config.defaults.dedup_window_seconds
         rank = _SEVERITY_RANK[alert.severity]
         if store.note_transition(alert.tenant_id, alert.alert_id, alert.fingerprint, alert.event_type.value, rank, alert.occurred_at, window):
             logger.info("same transition already notified within the dedup window")
-            store.mark_alert(alert.tenant_id, alert.alert_id, AlertStatus.SUPPRESSED, "duplicate")
+            # A decision about this alert only: a redelivered event never turns a notified alert into a duplicate.
+            store.mark_alert(alert.tenant_id, alert.alert_id, AlertStatus.SUPPRESSED, "duplicate", only_if_unprocessed=True)
             return AlertStatus.SUPPRESSED
         if len(targets) == 1:
             start_delivery(deps, alert, tenant, targets[0])

@@ -98,3 +98,42 @@ def test_a_late_report_about_an_earlier_attempts_message_is_ignored(e2e, store):
     delivery = store.get_delivery("t-acme", "race-2", "alice.sms")
     assert (delivery["status"], delivery["providerMessageId"]) == ("sent", "SM-second")
     assert store.apply_provider_status("t-acme", "race-2", "alice.sms", DeliveryStatus.DELIVERED, {"providerMessageId": "SM-second"}) is not None
+
+
+def test_a_redelivered_event_never_turns_a_notified_alert_into_a_duplicate(e2e):
+    from .test_pipeline_e2e import _document_event
+
+    fields = e2e.alert_fields("alice-site", source="AHU-redeliver/ZN-T")
+    first = "first-" + e2e.write_alert("alice-site", source="AHU-other/ZN-T")[:8]
+    e2e.db.document("tenants", "t-acme", "alerts", first).create(fields)
+    assert e2e.wait_final(first)["status"] == "notified"
+    second = e2e.write_alert("alice-site", source="AHU-redeliver/ZN-T")
+    assert e2e.wait_final(second)["statusReason"] == "duplicate"
+    headers, body = _document_event(e2e, first, fields)
+    import requests
+
+    assert requests.post(e2e.stack.functions["on_alert_created"], data=body, headers=headers, timeout=30).status_code < 300
+    assert e2e.alert(first)["status"] == "notified"
+
+
+def test_a_point_flapping_offnormal_normal_is_caught_on_its_second_offnormal(e2e):
+    source = "AHU-flapping/ZN-T"
+    statuses = []
+    for event_type in ("offnormal", "normal", "offnormal", "normal", "offnormal"):
+        alert_id = e2e.write_alert("alice-site", source=source, eventType=event_type)
+        statuses.append(e2e.wait_final(alert_id)["statusReason"])
+    # The first offnormal and the first return to normal go out; every repeat within the window is a duplicate.
+    assert statuses == [None, None, "duplicate", "duplicate", "duplicate"]
+    assert len(e2e.sms_to(ALICE)) == 2
+
+
+def test_the_last_allowed_sms_timing_out_is_looked_up_before_falling_back(e2e):
+    e2e.rule("twilio", {"match": {"to": CAROL, "kind": "create"}, "respond": {"status": 429, "code": 20429}, "times": 3})
+    # The 4th (last) attempt times out at the client (2 s) but Twilio accepts it at 3 s, with no useful callback.
+    e2e.rule("twilio", {"match": {"to": CAROL, "kind": "create"},
+                        "respond": {"hangSeconds": 3, "acceptThenCallback": {"statuses": ["queued"]}}, "times": 1})
+    alert_id = e2e.write_alert("carol-site")
+    assert e2e.wait_final(alert_id, timeout=60)["status"] == "notified"
+    sms = e2e.deliveries(alert_id)["carol.sms"]
+    assert sms["status"] == "sent" and sms["providerMessageId"]
+    assert "carol.email" not in e2e.deliveries(alert_id) and e2e.emails_to("carol@example.test") == []
