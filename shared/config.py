@@ -25,7 +25,6 @@ from shared.render import SMS_MAX_SEPTETS, gsm7_septets
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "alert_config.schema.json"
 
 SMS_PLACEHOLDERS = frozenset({"severity", "severityWord", "site", "title", "source", "eventType", "link", "ackCode"})
-EMAIL_PLACEHOLDERS = SMS_PLACEHOLDERS
 # The ACK code in the SMS body is how a send whose outcome is unknown is found again at Twilio (instead of
 # sending a duplicate), and how a contact acknowledges; the link is the only way to the details.
 SMS_REQUIRED_PLACEHOLDERS = ("link", "ackCode")

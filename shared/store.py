@@ -31,6 +31,7 @@ from google.cloud import firestore
 
 from shared import alert_status
 from shared.models import AlertStatus, Channel, DeliveryStatus
+from shared.models import delivery_id as make_delivery_id
 from shared.ratelimit import Budget, window_start
 
 Clock = Callable[[], datetime]
@@ -177,33 +178,28 @@ class AlertStore:
     def refresh_alert_status(self, tenant_id: str, alert_id: str) -> AlertStatus | None:
         """Re-derives the alert's status from its deliveries.
 
-        The alert is read before the deliveries, and written only if it is unchanged since:
-        a refresh working from an older set of deliveries than a concurrent one can then
-        never overwrite the newer result.
+        The deliveries are read inside decide, after the alert, and the alert is written only
+        if it is unchanged since: a refresh working from an older set of deliveries than a
+        concurrent one can then never overwrite the newer result.
         """
-        ref = self.alert_ref(tenant_id, alert_id)
-        for attempt in range(_CAS_ATTEMPTS):
-            snapshot = ref.get()
-            if not snapshot.exists:
-                return None
-            current = snapshot.to_dict() or {}
+
+        def decide(current):
+            if current is None:
+                return None, None
             if _decided(current):
-                return AlertStatus(current["status"])
+                return None, AlertStatus(current["status"])
             derived = alert_status.derive(self.deliveries(tenant_id, alert_id))
             if derived is None:
-                return AlertStatus(current["status"]) if current.get("status") else None
+                return None, AlertStatus(current["status"]) if current.get("status") else None
             status, reason = derived
             if (current.get("status"), current.get("statusReason")) == (status.value, reason) and current.get("processedAt"):
-                return status
-            update = {"status": status.value, "statusReason": reason, "updatedAt": firestore.SERVER_TIMESTAMP}
+                return None, status
+            update = {"status": status.value, "statusReason": reason}
             if not current.get("processedAt"):
                 update["processedAt"] = firestore.SERVER_TIMESTAMP
-            try:
-                ref.update(update, option=self._db.write_option(last_update_time=snapshot.update_time))
-                return status
-            except _LOST_RACE:
-                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
-        raise ContentionError(f"{ref.path}: status still contended")
+            return update, status
+
+        return self._compare_and_set(self.alert_ref(tenant_id, alert_id), decide, may_create=False)
 
     def note_transition(
         self, tenant_id: str, alert_id: str, fingerprint: str, event_type: str, severity_rank: int, occurred_at: datetime, window_seconds: int
@@ -267,7 +263,7 @@ class AlertStore:
         address: str | None = None,
     ) -> Claim:
         """Creates the delivery document as `sending`, then spends the send budgets; says why not otherwise."""
-        delivery_id = f"{contact_id}.{channel.value}"
+        delivery_id = make_delivery_id(contact_id, channel)
         ref = self.delivery_ref(tenant_id, alert_id, delivery_id)
         opt_out_ref = self._opt_out_ref(tenant_id, contact_id, channel)
         bad_address_ref = self._bad_address_ref(tenant_id, contact_id, channel)
@@ -484,9 +480,6 @@ class AlertStore:
             {"addressHash": _address_hash(address), "errorCode": code, "markedAt": firestore.SERVER_TIMESTAMP}
         )
 
-    def is_opted_out(self, tenant_id: str, contact_id: str, channel: Channel) -> bool:
-        return self._opt_out_ref(tenant_id, contact_id, channel).get().exists
-
     def remember_references(self, tenant_id: str, alert_id: str, contact_id: str, *, ack: str, link: str) -> None:
         """What a message's ACK code and link point at. Deterministic ids make a resend rewrite the same documents."""
         batch = self._db.batch()
@@ -497,12 +490,6 @@ class AlertStore:
     def find_ack_code(self, tenant_id: str, code: str) -> dict[str, Any] | None:
         snapshot = self._db.document("tenants", tenant_id, "ackCodes", code).get()
         return snapshot.to_dict() if snapshot.exists else None
-
-    def resolve_link(self, link: str) -> dict[str, Any] | None:
-        snapshot = self._db.document("links", link).get()
-        return snapshot.to_dict() if snapshot.exists else None
-
-    # -- sweeping ---------------------------------------------------------------------------
 
     def stuck_deliveries(self, status: DeliveryStatus, field: str, before: datetime, limit: int = 200) -> list[dict[str, Any]]:
         query = (
